@@ -1,0 +1,207 @@
+package mosaic
+
+import (
+	"context"
+	"time"
+)
+
+// DefaultListLimit and MaxListLimit bound admin listings.
+const (
+	DefaultListLimit = 100
+	MaxListLimit     = 1000
+)
+
+// Store is the gateway's persistent state. Every method takes a context and
+// opens its own transaction where it needs one; a method that returns an
+// error has changed nothing. Errors are *Error values with the kinds named
+// below, or internal errors for faults of the database itself
+// (KindUnavailable when the database is unreachable or locked).
+type Store interface {
+	UserStore
+	ResourceStore
+	PeerStore
+	GrantStore
+	TokenStore
+	AuditStore
+	KeyStore
+
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
+
+// UserStore holds users and teams.
+type UserStore interface {
+	// CreateUser inserts u. A duplicate email is KindConflict.
+	CreateUser(ctx context.Context, u *User) error
+	// FindUser returns the user with that id, or KindNotFound.
+	FindUser(ctx context.Context, id string) (*User, error)
+	// ListUsers returns users in id order.
+	ListUsers(ctx context.Context) ([]*User, error)
+
+	// CreateTeam inserts t with its members. An unknown member is
+	// KindNotFound.
+	CreateTeam(ctx context.Context, t *Team) error
+	// AddTeamMember adds a user to a team. Unknown team or user is
+	// KindNotFound; adding an existing member changes nothing.
+	AddTeamMember(ctx context.Context, teamID, userID string) error
+	// ListTeams returns all teams in id order, with their members.
+	ListTeams(ctx context.Context) ([]*Team, error)
+}
+
+// ResourceStore holds the data a user owns.
+type ResourceStore interface {
+	// CreateTask, CreateNote and CreateCredential insert a row owned by
+	// an existing user; an unknown user is KindNotFound.
+	CreateTask(ctx context.Context, t *Task) error
+	CreateNote(ctx context.Context, n *Note) error
+	CreateCredential(ctx context.Context, c *Credential) error
+
+	// ReadPage returns one page of a resource as seen by one user, in id
+	// order, for the admin listings and federated reads alike.
+	ReadPage(ctx context.Context, q PageQuery) (*Page, error)
+}
+
+// PageQuery asks for one page of a resource as one user sees it: tasks,
+// notes and credentials they own, teams they belong to, and the users they
+// share a team with (themselves included). An empty UserID reads every row
+// (admin listings only).
+type PageQuery struct {
+	Resource Resource
+	UserID   string
+	// After is the id of the last row of the previous page; empty starts
+	// at the beginning.
+	After string
+	// Since, when set, keeps only rows updated at or after it.
+	Since *time.Time
+	// Limit is the page size, at least 1.
+	Limit int
+}
+
+// Page is one page of rows. Items hold *User, *Team, *Task, *Note or
+// *Credential values. Next is the id to pass as After for the next page, or
+// empty when this is the last page.
+type Page struct {
+	Items []any
+	Next  string
+}
+
+// PeerStore holds inbound and outbound peers.
+type PeerStore interface {
+	// CreatePeer inserts p.
+	CreatePeer(ctx context.Context, p *Peer) error
+	// FindPeer returns the peer with that id, or KindNotFound.
+	FindPeer(ctx context.Context, id string) (*Peer, error)
+	// ListPeers returns peers matching f in id order.
+	ListPeers(ctx context.Context, f PeerFilter) ([]*Peer, error)
+	// ActivateOutboundPeer stores the certificate a remote gateway issued
+	// to us and moves the outbound peer from pending to active. A peer that
+	// is not a pending outbound peer is KindConflict and is left as it was.
+	ActivateOutboundPeer(ctx context.Context, a OutboundActivation) error
+}
+
+// OutboundActivation is what ActivateOutboundPeer stores.
+type OutboundActivation struct {
+	PeerID          string
+	CertPEM         string
+	CertChainPEM    string
+	CertSerial      string
+	CertFingerprint string
+	CertNotAfter    time.Time
+	CAPEM           string
+	At              time.Time
+}
+
+// GrantStore holds grants.
+type GrantStore interface {
+	// CreateGrant inserts g for an existing user and inbound peer (else
+	// KindNotFound). When peer is non-nil it is inserted in the same
+	// transaction first, as a new pending inbound peer.
+	CreateGrant(ctx context.Context, g *Grant, peer *Peer) error
+	// FindGrant returns the grant with that id, or KindNotFound.
+	FindGrant(ctx context.Context, id string) (*Grant, error)
+	// ListGrants returns grants matching f in id order.
+	ListGrants(ctx context.Context, f GrantFilter) ([]*Grant, error)
+	// RevokeGrant moves a pending or active grant to revoked with the
+	// reason, and appends ev to the audit log in the same transaction. A
+	// grant already revoked or expired is KindConflict.
+	RevokeGrant(ctx context.Context, id, reason string, at time.Time, ev *AuditEvent) (*Grant, error)
+	// GrantCertSerial returns the serial of the certificate the grant was
+	// activated with (empty while pending).
+	GrantCertSerial(ctx context.Context, grantID string) (string, error)
+}
+
+// TokenStore holds enrollment tokens, by hash only. Expiry uses the
+// database clock.
+type TokenStore interface {
+	// CreateToken inserts a token that expires ttl after the database's
+	// current time, and returns it as stored (with ExpiresAt set).
+	CreateToken(ctx context.Context, hash, grantID, peerID string, ttl time.Duration) (*EnrollmentToken, error)
+	// FindToken returns the token with that hash, or KindNotFound.
+	FindToken(ctx context.Context, hash string) (*EnrollmentToken, error)
+	// ClaimToken takes the token for one redeem with a single conditional
+	// update: it succeeds only if the token is unused, unexpired and not
+	// held by another claim younger than staleAfter. Otherwise KindGone.
+	ClaimToken(ctx context.Context, hash, claimID string, staleAfter time.Duration) error
+	// ReleaseClaim gives back a claim that did not lead to activation, so
+	// the token can be retried. It does nothing if claimID no longer holds
+	// the token.
+	ReleaseClaim(ctx context.Context, hash, claimID string) error
+	// ActivateGrant is the last step of a redeem, in one transaction: the
+	// grant moves pending → active, its inbound peer takes the certificate
+	// and becomes active, the token is marked used by the claim, and the
+	// allowed audit event is written. If the grant is no longer pending
+	// (revoked meanwhile) or the claim was lost, it is KindConflict and
+	// nothing changes.
+	ActivateGrant(ctx context.Context, a Activation) error
+}
+
+// Activation is what ActivateGrant stores.
+type Activation struct {
+	GrantID         string
+	PeerID          string
+	TokenHash       string
+	ClaimID         string
+	CertPEM         string
+	CertSerial      string
+	CertFingerprint string
+	CertNotAfter    time.Time
+	KeyHash         string // SHA-256 of the certificate's public key, hex
+	At              time.Time
+	Event           *AuditEvent
+}
+
+// AuditStore holds the audit log.
+type AuditStore interface {
+	// AppendAudit writes ev and sets its ID.
+	AppendAudit(ctx context.Context, ev *AuditEvent) error
+	// ListAudit returns events matching f, newest first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+}
+
+// StoredKey is a certificate and its sealed private key kept by name, such
+// as the CA's root and intermediate or the TLS server certificate.
+type StoredKey struct {
+	Name      string
+	CertPEM   string
+	SealedKey []byte
+	CreatedAt time.Time
+}
+
+// KeyStore holds named keys and small settings.
+type KeyStore interface {
+	// PutKeyIfAbsent inserts k unless a key of that name exists. It
+	// reports whether k was inserted; either way the caller should read
+	// the key back with GetKey so that concurrent starters agree.
+	PutKeyIfAbsent(ctx context.Context, k *StoredKey) (bool, error)
+	// GetKey returns the key with that name, or KindNotFound.
+	GetKey(ctx context.Context, name string) (*StoredKey, error)
+	// PutKey inserts or replaces a key.
+	PutKey(ctx context.Context, k *StoredKey) error
+
+	// GetSetting returns a setting's value, or KindNotFound.
+	GetSetting(ctx context.Context, name string) (string, error)
+	// PutSetting inserts or replaces a setting.
+	PutSetting(ctx context.Context, name, value string) error
+}
