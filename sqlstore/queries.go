@@ -1,0 +1,208 @@
+package sqlstore
+
+import "strings"
+
+// Every statement of the store, written once for all dialects: ? marks a
+// parameter and {{now}} the database's current time in unix milliseconds
+// (see dialect.rebind). COALESCE(?, {{now}}) takes a time the caller gave,
+// or the database clock when the caller passed nil.
+
+// Users and teams.
+const (
+	userCols = `id, name, email, email_verified, created_at, updated_at`
+
+	sqlInsertUser = `INSERT INTO users (` + userCols + `)
+		VALUES (?, ?, ?, ?, COALESCE(?, {{now}}), COALESCE(?, {{now}}))
+		RETURNING created_at, updated_at`
+	sqlFindUser   = `SELECT ` + userCols + ` FROM users WHERE id = ?`
+	sqlListUsers  = `SELECT ` + userCols + ` FROM users ORDER BY id`
+	sqlUserExists = `SELECT 1 FROM users WHERE id = ?`
+
+	sqlInsertTeam = `INSERT INTO teams (id, name, created_at, updated_at)
+		VALUES (?, ?, COALESCE(?, {{now}}), COALESCE(?, {{now}}))
+		RETURNING created_at, updated_at`
+	sqlTeamExists       = `SELECT 1 FROM teams WHERE id = ?`
+	sqlInsertTeamMember = `INSERT INTO team_members (team_id, user_id, created_at)
+		VALUES (?, ?, {{now}}) ON CONFLICT (team_id, user_id) DO NOTHING`
+	sqlTouchTeam = `UPDATE teams SET updated_at = {{now}} WHERE id = ?`
+
+	// Teams with their members, one row per member (or one row with a NULL
+	// member for an empty team), in team then member order.
+	teamRowsHead = `SELECT t.id, t.name, t.created_at, t.updated_at, m.user_id FROM (`
+	teamRowsTail = `) t LEFT JOIN team_members m ON m.team_id = t.id ORDER BY t.id, m.user_id`
+	sqlListTeams = teamRowsHead + `SELECT id, name, created_at, updated_at FROM teams` +
+		teamRowsTail
+)
+
+// Tasks, notes and credentials.
+const (
+	taskCols = `id, user_id, title, status, created_at, updated_at`
+	noteCols = `id, user_id, title, body, created_at, updated_at`
+	credCols = `id, user_id, name, kind, created_at, updated_at`
+
+	sqlInsertTask = `INSERT INTO tasks (` + taskCols + `)
+		VALUES (?, ?, ?, ?, COALESCE(?, {{now}}), COALESCE(?, {{now}}))
+		RETURNING created_at, updated_at`
+	sqlInsertNote = `INSERT INTO notes (` + noteCols + `)
+		VALUES (?, ?, ?, ?, COALESCE(?, {{now}}), COALESCE(?, {{now}}))
+		RETURNING created_at, updated_at`
+	sqlInsertCredential = `INSERT INTO credentials (` + credCols + `, sealed_secret)
+		VALUES (?, ?, ?, ?, COALESCE(?, {{now}}), COALESCE(?, {{now}}), ?)
+		RETURNING created_at, updated_at`
+)
+
+// Pages: keyset pagination by id. The "all" statements take (after, since,
+// limit); the "of" statements take the user id(s) first. since is unix
+// milliseconds, math.MinInt64 when the caller set none.
+const (
+	pageTail = ` id > ? AND updated_at >= ? ORDER BY id LIMIT ?`
+
+	sqlTaskPageAll = `SELECT ` + taskCols + ` FROM tasks WHERE` + pageTail
+	sqlTaskPageOf  = `SELECT ` + taskCols + ` FROM tasks WHERE user_id = ? AND` + pageTail
+	sqlNotePageAll = `SELECT ` + noteCols + ` FROM notes WHERE` + pageTail
+	sqlNotePageOf  = `SELECT ` + noteCols + ` FROM notes WHERE user_id = ? AND` + pageTail
+	sqlCredPageAll = `SELECT ` + credCols + ` FROM credentials WHERE` + pageTail
+	sqlCredPageOf  = `SELECT ` + credCols + ` FROM credentials WHERE user_id = ? AND` + pageTail
+
+	sqlUserPageAll = `SELECT ` + userCols + ` FROM users WHERE` + pageTail
+	// The user and everyone who shares a team with them: (user, user, …).
+	sqlUserPageOf = `SELECT ` + userCols + ` FROM users WHERE (id = ? OR id IN (
+		SELECT o.user_id FROM team_members s
+		JOIN team_members o ON o.team_id = s.team_id WHERE s.user_id = ?)) AND` + pageTail
+
+	sqlTeamPageAll = teamRowsHead + `SELECT id, name, created_at, updated_at FROM teams
+		WHERE` + pageTail + teamRowsTail
+	// Teams the user belongs to: (user, …).
+	sqlTeamPageOf = teamRowsHead + `SELECT id, name, created_at, updated_at FROM teams
+		WHERE id IN (SELECT team_id FROM team_members WHERE user_id = ?) AND` + pageTail +
+		teamRowsTail
+)
+
+// Peers.
+const (
+	peerCols = `id, role, common_name, display_name, state, cert_pem, cert_serial,
+		cert_fingerprint, cert_not_after, endpoint_url, cert_chain_pem, ca_pem, ca_pin,
+		created_at, updated_at`
+
+	sqlInsertPeer = `INSERT INTO peers (` + peerCols + `, sealed_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+			COALESCE(?, {{now}}), COALESCE(?, {{now}}), ?)
+		RETURNING created_at, updated_at`
+	sqlFindPeer     = `SELECT ` + peerCols + `, sealed_key FROM peers WHERE id = ?`
+	sqlPeerRole     = `SELECT role FROM peers WHERE id = ?`
+	sqlListPeers    = `SELECT ` + peerCols + ` FROM peers`
+	condPeerRole    = `role = ?`
+	condPeerState   = `state = ?`
+	sqlListPeersEnd = ` ORDER BY id`
+
+	sqlActivateOutboundPeer = `UPDATE peers SET state = 'active', cert_pem = ?,
+		cert_chain_pem = ?, cert_serial = ?, cert_fingerprint = ?, cert_not_after = ?,
+		ca_pem = ?, updated_at = COALESCE(?, {{now}})
+		WHERE id = ? AND role = 'outbound' AND state = 'pending'`
+)
+
+// Grants.
+const (
+	grantCols = `id, user_id, peer_id, scope, status, created_at, updated_at,
+		activated_at, expires_at, revoked_at, revoked_reason`
+
+	sqlInsertGrant = `INSERT INTO grants (id, user_id, peer_id, scope, status,
+		created_at, updated_at, expires_at)
+		VALUES (?, ?, ?, ?, 'pending', COALESCE(?, {{now}}), COALESCE(?, {{now}}), ?)
+		RETURNING created_at, updated_at`
+	sqlFindGrant       = `SELECT ` + grantCols + ` FROM grants WHERE id = ?`
+	sqlGrantCertSerial = `SELECT cert_serial FROM grants WHERE id = ?`
+	sqlListGrants      = `SELECT ` + grantCols + ` FROM grants`
+	condGrantPeer      = `peer_id = ?`
+	condGrantStatus    = `status = ?`
+	sqlListGrantsEnd   = ` ORDER BY id LIMIT ?`
+
+	// (at, reason, at, id)
+	sqlRevokeGrant = `UPDATE grants SET status = 'revoked', revoked_at = COALESCE(?, {{now}}),
+		revoked_reason = ?, updated_at = COALESCE(?, {{now}})
+		WHERE id = ? AND status IN ('pending', 'active')`
+)
+
+// Enrollment tokens and activation.
+const (
+	tokenCols = `hash, grant_id, peer_id, created_at, expires_at, claim_id, claimed_at,
+		used_at, issued_key_hash, issued_serial`
+
+	// (hash, ttl ms, grant id, peer id): only for a pending, unexpired grant
+	// of that peer.
+	sqlInsertToken = `INSERT INTO enrollment_tokens (hash, grant_id, peer_id, created_at,
+		expires_at)
+		SELECT ?, id, peer_id, {{now}}, {{now}} + ? FROM grants
+		WHERE id = ? AND peer_id = ? AND status = 'pending'
+			AND (expires_at IS NULL OR expires_at > {{now}})
+		RETURNING created_at, expires_at`
+	sqlFindToken = `SELECT ` + tokenCols + `,
+		CASE WHEN expires_at <= {{now}} THEN 1 ELSE 0 END
+		FROM enrollment_tokens WHERE hash = ?`
+	// (claim id, hash, stale after ms)
+	sqlClaimToken = `UPDATE enrollment_tokens SET claim_id = ?, claimed_at = {{now}}
+		WHERE hash = ? AND used_at IS NULL AND expires_at > {{now}}
+			AND (claim_id IS NULL OR claimed_at < {{now}} - ?)`
+	sqlReleaseClaim = `UPDATE enrollment_tokens SET claim_id = NULL, claimed_at = NULL
+		WHERE hash = ? AND claim_id = ? AND used_at IS NULL`
+
+	// (at, at, serial, grant id, peer id)
+	sqlActivateGrant = `UPDATE grants SET status = 'active',
+		activated_at = COALESCE(?, {{now}}), updated_at = COALESCE(?, {{now}}), cert_serial = ?
+		WHERE id = ? AND peer_id = ? AND status = 'pending'
+			AND (expires_at IS NULL OR expires_at > {{now}})`
+	// (cert pem, serial, fingerprint, not after, at, peer id)
+	sqlActivateInboundPeer = `UPDATE peers SET state = 'active', cert_pem = ?,
+		cert_serial = ?, cert_fingerprint = ?, cert_not_after = ?,
+		updated_at = COALESCE(?, {{now}})
+		WHERE id = ? AND role = 'inbound' AND state IN ('pending', 'active')`
+	// (at, key hash, serial, hash, claim id, grant id, peer id)
+	sqlUseToken = `UPDATE enrollment_tokens SET used_at = COALESCE(?, {{now}}),
+		issued_key_hash = ?, issued_serial = ?
+		WHERE hash = ? AND claim_id = ? AND used_at IS NULL AND grant_id = ? AND peer_id = ?`
+)
+
+// Audit events.
+const (
+	auditCols = `id, occurred_at, request_id, peer_id, grant_id, subject_user_id, verb,
+		resource, status, outcome, reason, row_count, source_addr, token_hash_prefix,
+		cert_serial`
+
+	sqlInsertAudit = `INSERT INTO audit_events (occurred_at, request_id, peer_id, grant_id,
+		subject_user_id, verb, resource, status, outcome, reason, row_count, source_addr,
+		token_hash_prefix, cert_serial)
+		VALUES (COALESCE(?, {{now}}), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		RETURNING id, occurred_at`
+	sqlListAudit     = `SELECT ` + auditCols + ` FROM audit_events`
+	condAuditPeer    = `peer_id = ?`
+	condAuditGrant   = `grant_id = ?`
+	condAuditOutcome = `outcome = ?`
+	sqlListAuditEnd  = ` ORDER BY id DESC LIMIT ?`
+)
+
+// Keys and settings.
+const (
+	keyCols = `name, cert_pem, sealed_key, created_at`
+
+	sqlPutKeyIfAbsent = `INSERT INTO keys (` + keyCols + `)
+		VALUES (?, ?, ?, COALESCE(?, {{now}}))
+		ON CONFLICT (name) DO NOTHING RETURNING created_at`
+	sqlPutKey = `INSERT INTO keys (` + keyCols + `)
+		VALUES (?, ?, ?, COALESCE(?, {{now}}))
+		ON CONFLICT (name) DO UPDATE SET cert_pem = excluded.cert_pem,
+			sealed_key = excluded.sealed_key, created_at = excluded.created_at
+		RETURNING created_at`
+	sqlGetKey     = `SELECT ` + keyCols + ` FROM keys WHERE name = ?`
+	sqlGetSetting = `SELECT value FROM settings WHERE name = ?`
+	sqlPutSetting = `INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`
+)
+
+// filtered returns base with the conditions that apply joined into a WHERE
+// clause, then tail. Conditions come from the constants above only.
+func filtered(base string, conds []string, tail string) string {
+	if len(conds) == 0 {
+		return base + tail
+	}
+	return base + " WHERE " + strings.Join(conds, " AND ") + tail
+}
