@@ -1,0 +1,360 @@
+package federation_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"math/big"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/federation"
+	"github.com/mosaicgw/mosaic/federation/fedtest"
+	"github.com/mosaicgw/mosaic/pki"
+)
+
+// clock is a time source the test can move forward.
+type clock struct{ offset atomic.Int64 }
+
+// now returns the real time moved by the offset.
+func (c *clock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// advance moves the clock forward by d.
+func (c *clock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// readEnv is a gateway with two users' data and a peer enrolled for Ada's.
+type readEnv struct {
+	g         *fedtest.Gateway
+	clock     *clock
+	ada, bob  *mosaic.User
+	adaTasks  []string
+	bobTasks  []string
+	enrolled  *fedtest.Enrollment
+	credsPeer *fedtest.Enrollment
+}
+
+// newReadEnv seeds 7 tasks for Ada, 3 for Bob, a note and a credential for
+// Ada, and enrolls a peer for Ada's tasks and notes with a row cap of 3
+// (credentials excluded), and another for her credentials.
+func newReadEnv(t *testing.T) *readEnv {
+	t.Helper()
+	c := &clock{}
+	g := fedtest.New(t, fedtest.Options{Now: c.now})
+	e := &readEnv{g: g, clock: c, ada: g.User(t, "Ada"), bob: g.User(t, "Bob")}
+	ctx := context.Background()
+	for i := range 10 {
+		owner := e.ada
+		if i%3 == 2 && len(e.bobTasks) < 3 {
+			owner = e.bob
+		}
+		task, err := g.Svc.CreateTask(ctx, mosaic.Task{UserID: owner.ID, Title: "task"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if owner == e.ada {
+			e.adaTasks = append(e.adaTasks, task.ID)
+		} else {
+			e.bobTasks = append(e.bobTasks, task.ID)
+		}
+	}
+	note := mosaic.Note{UserID: e.ada.ID, Title: "n", Body: "b"}
+	if _, err := g.Svc.CreateNote(ctx, note); err != nil {
+		t.Fatal(err)
+	}
+	_, err := g.Svc.CreateCredential(ctx, federation.CredentialInput{
+		UserID: e.ada.ID, Name: "mail", Kind: "password", Secret: "hunter2-secret-value"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.enrolled = g.Enroll(t, e.ada.ID, mosaic.Scope{
+		Resources:         []mosaic.Resource{"tasks", "notes"},
+		ExcludedResources: []mosaic.Resource{"credentials"},
+		MaxRowsPerQuery:   3,
+	})
+	e.credsPeer = g.Enroll(t, e.ada.ID, fedtest.Scope(10, "credentials"))
+	return e
+}
+
+// read sends a federated read with cert.
+func (e *readEnv) read(cert *x509.Certificate, resource, limit, cursor, since string) (
+	*federation.FederatedPage, error) {
+	return e.g.Svc.ReadFederated(context.Background(), federation.FederatedRequest{
+		Cert: cert, Resource: resource, Limit: limit, Cursor: cursor, Since: since,
+		Source: source, RequestID: "req-" + mosaic.NewID(),
+	})
+}
+
+func TestReadFederatedPages(t *testing.T) {
+	e := newReadEnv(t)
+	leaf := e.enrolled.Leaf
+
+	// Follow the cursor through every page: Ada's tasks only, in order.
+	var got []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("the cursor does not end")
+		}
+		page, err := e.read(leaf, "tasks", "", cursor, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.LimitApplied != 3 || page.LimitCapped || len(page.Items) > 3 {
+			t.Errorf("page: %d items, limit %d, capped %v", len(page.Items), page.LimitApplied,
+				page.LimitCapped)
+		}
+		for _, it := range page.Items {
+			task := it.(*mosaic.Task)
+			if task.UserID != e.ada.ID {
+				t.Errorf("task %s of user %s leaked", task.ID, task.UserID)
+			}
+			got = append(got, task.ID)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if strings.Join(got, ",") != strings.Join(e.adaTasks, ",") {
+		t.Errorf("tasks read = %v, want %v", got, e.adaTasks)
+	}
+
+	tests := []struct {
+		name, limit, since string
+		wantLen, applied   int
+		capped             bool
+	}{
+		{"limit above the cap", "100", "", 3, 3, true},
+		{"limit below the cap", "2", "", 2, 2, false},
+		{"since in the future", "", time.Now().Add(time.Hour).Format(time.RFC3339), 0, 3, false},
+		{"since in the past", "", time.Now().Add(-time.Hour).Format(time.RFC3339), 3, 3, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			page, err := e.read(leaf, "tasks", tc.limit, "", tc.since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Items) != tc.wantLen || page.LimitApplied != tc.applied ||
+				page.LimitCapped != tc.capped {
+				t.Errorf("got %d items, limit %d, capped %v; want %d, %d, %v",
+					len(page.Items), page.LimitApplied, page.LimitCapped,
+					tc.wantLen, tc.applied, tc.capped)
+			}
+		})
+	}
+}
+
+func TestReadFederatedBadInput(t *testing.T) {
+	e := newReadEnv(t)
+	tests := []struct {
+		name, resource, limit, cursor, since string
+		status                               int
+		code                                 string
+	}{
+		{"limit zero", "tasks", "0", "", "", 400, "invalid_limit"},
+		{"negative limit", "tasks", "-4", "", "", 400, "invalid_limit"},
+		{"limit not a number", "tasks", "ten", "", "", 400, "invalid_limit"},
+		{"cursor not base64", "tasks", "", "%%%", "", 400, "invalid_cursor"},
+		{"cursor not an id", "tasks", "", federation.EncodeCursor("x' OR 1=1"), "", 400,
+			"invalid_cursor"},
+		{"since not a time", "tasks", "", "", "yesterday", 400, "invalid_since"},
+		{"unknown resource", "files", "", "", "", 404, "unknown_resource"},
+		{"excluded resource", "credentials", "", "", "", 403, "resource_not_in_scope"},
+		{"resource not shared", "teams", "", "", "", 403, "resource_not_in_scope"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.read(e.enrolled.Leaf, tc.resource, tc.limit, tc.cursor, tc.since)
+			wantCode(t, err, tc.status, tc.code)
+			ev := lastEvent(t, e.g)
+			if ev.Verb != mosaic.VerbRead || ev.Outcome != mosaic.OutcomeDenied ||
+				ev.Reason != tc.code || ev.Status != tc.status || ev.GrantID != e.enrolled.Grant.ID ||
+				ev.CertSerial != pki.SerialHex(e.enrolled.Leaf) {
+				t.Errorf("audit event = %+v", ev)
+			}
+		})
+	}
+}
+
+func TestReadFederatedIdentity(t *testing.T) {
+	e := newReadEnv(t)
+	gr := e.enrolled.Grant
+	tests := []struct {
+		name   string
+		cert   *x509.Certificate
+		status int
+		code   string
+	}{
+		{"no certificate", nil, 401, "client_certificate_required"},
+		{"no identity extensions", testCert(t, nil), 403, "identity_invalid"},
+		{"grant id not an id", testCert(t, identity(t, "grant", e.ada.ID)), 403, "identity_invalid"},
+		{"unknown grant", testCert(t, identity(t, mosaic.NewID(), e.ada.ID)), 403, "grant_not_found"},
+		{"another subject", testCert(t, identity(t, gr.ID, e.bob.ID)), 403, "identity_invalid"},
+		{"not the issued certificate", testCert(t, identity(t, gr.ID, e.ada.ID)), 403,
+			"serial_superseded"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.read(tc.cert, "tasks", "", "", "")
+			wantCode(t, err, tc.status, tc.code)
+			if ev := lastEvent(t, e.g); ev.Outcome != mosaic.OutcomeDenied || ev.Reason != tc.code {
+				t.Errorf("audit event = %+v", ev)
+			}
+		})
+	}
+}
+
+func TestReadFederatedGrantStates(t *testing.T) {
+	e := newReadEnv(t)
+	ctx := context.Background()
+	if _, err := e.read(e.enrolled.Leaf, "tasks", "", "", ""); err != nil {
+		t.Fatalf("read before revocation: %v", err)
+	}
+	if _, err := e.g.Svc.Revoke(ctx, e.enrolled.Grant.ID, "stop"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.read(e.enrolled.Leaf, "tasks", "", "", "")
+	wantCode(t, err, 403, "grant_not_active")
+
+	// A grant past its expiry refuses reads even before it is marked.
+	exp := time.Now().Add(time.Hour)
+	gr, err := e.g.Svc.CreateGrant(ctx, federation.GrantInput{
+		UserID: e.ada.ID, PeerName: "Expiring", Scope: fedtest.Scope(3, "tasks"), ExpiresAt: &exp,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := redeemLeaf(t, e.g, gr.ID)
+	if _, err := e.read(leaf, "tasks", "", "", ""); err != nil {
+		t.Fatalf("read before expiry: %v", err)
+	}
+	e.clock.advance(2 * time.Hour)
+	_, err = e.read(leaf, "tasks", "", "", "")
+	wantCode(t, err, 403, "grant_expired")
+
+	// A certificate past its notAfter is refused even on a live connection.
+	e.clock.advance(48 * time.Hour)
+	_, err = e.read(e.credsPeer.Leaf, "credentials", "", "", "")
+	wantCode(t, err, 401, "client_certificate_required")
+}
+
+func TestReadFederatedSerialSuperseded(t *testing.T) {
+	e := newReadEnv(t)
+	ctx := context.Background()
+
+	// A second grant to the same peer gives it a new certificate.
+	second, err := e.g.Svc.CreateGrant(ctx, federation.GrantInput{
+		UserID: e.ada.ID, PeerID: e.enrolled.Grant.PeerID, Scope: fedtest.Scope(3, "notes"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := redeemLeaf(t, e.g, second.ID)
+	if _, err := e.read(leaf, "notes", "", "", ""); err != nil {
+		t.Fatalf("read with the new certificate: %v", err)
+	}
+	_, err = e.read(e.enrolled.Leaf, "tasks", "", "", "")
+	wantCode(t, err, 403, "serial_superseded")
+}
+
+func TestReadFederatedCredentialsAreMetadata(t *testing.T) {
+	e := newReadEnv(t)
+	page, err := e.read(e.credsPeer.Leaf, "credentials", "", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 1 {
+		t.Fatalf("credentials = %d, want 1", len(page.Items))
+	}
+	c := page.Items[0].(*mosaic.Credential)
+	if c.Name != "mail" || c.SealedSecret != nil {
+		t.Errorf("credential = %+v", c)
+	}
+	data, _ := json.Marshal(page.Items)
+	text := strings.ToLower(string(data))
+	if strings.Contains(text, "hunter2") || strings.Contains(text, "secret") {
+		t.Errorf("credential JSON holds the secret: %s", data)
+	}
+	if e.g.FilesContain(t, "hunter2-secret-value") {
+		t.Error("the database files hold the credential secret in the clear")
+	}
+}
+
+func TestReadFederatedAudit(t *testing.T) {
+	e := newReadEnv(t)
+	if _, err := e.read(e.enrolled.Leaf, "tasks", "2", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	ev := lastEvent(t, e.g)
+	want := mosaic.AuditEvent{
+		Verb: mosaic.VerbRead, Resource: "tasks", Status: 200, Outcome: mosaic.OutcomeAllowed,
+		Rows: 2, SourceAddr: source, GrantID: e.enrolled.Grant.ID,
+		PeerID: e.enrolled.Grant.PeerID, SubjectUserID: e.ada.ID,
+		CertSerial: pki.SerialHex(e.enrolled.Leaf),
+	}
+	got := *ev
+	got.ID, got.Time, got.RequestID = 0, time.Time{}, ""
+	if got != want {
+		t.Errorf("audit event = %+v\nwant %+v", got, want)
+	}
+	if ev.RequestID == "" || ev.Time.IsZero() {
+		t.Errorf("audit event lacks request id or time: %+v", ev)
+	}
+}
+
+// redeemLeaf redeems a token for a pending grant and returns the leaf.
+func redeemLeaf(t *testing.T, g *fedtest.Gateway, grantID string) *x509.Certificate {
+	t.Helper()
+	_, csr := fedtest.NewCSR(t)
+	out, err := redeem(g, g.Token(t, grantID).Token.Reveal(), csr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := pki.ParseCerts(out.CertPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs[0]
+}
+
+// identity returns the identity extensions for the ids.
+func identity(t *testing.T, grantID, userID string) []pkix.Extension {
+	t.Helper()
+	exts, err := pki.IdentityExtensions(mosaic.Identity{GrantID: grantID, SubjectUserID: userID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exts
+}
+
+// testCert returns a self-signed client certificate with the extensions,
+// as if the TLS layer had let it through: the service's checks alone must
+// refuse it.
+func testCert(t *testing.T, exts []pkix.Extension) *x509.Certificate {
+	t.Helper()
+	key, _ := fedtest.NewCSR(t)
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	tmpl := &x509.Certificate{
+		SerialNumber:    serial,
+		Subject:         pkix.Name{CommonName: "intruder"},
+		NotBefore:       time.Now().Add(-time.Hour),
+		NotAfter:        time.Now().Add(time.Hour),
+		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		ExtraExtensions: exts,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}

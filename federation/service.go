@@ -1,0 +1,133 @@
+// Package federation holds the rules of the gateway's flows: granting a peer
+// access to one user's data, enrollment tokens, redeeming a token for a
+// certificate, authorizing and serving federated reads, revocation, and the
+// outbound side that enrolls with and reads from another gateway. The HTTP
+// handlers only decode, call a Service method and render its answer.
+package federation
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/mosaicgw/mosaic"
+)
+
+// DefaultClaimTimeout is how long a redeem may hold a token's claim before
+// another redeem may take it over (a crashed replica's claim goes stale).
+const DefaultClaimTimeout = 2 * time.Minute
+
+// Log field names.
+const (
+	logRequestID = "request_id"
+	logGrantID   = "grant_id"
+	logPeerID    = "peer_id"
+	logSerial    = "cert_serial"
+	logReason    = "reason"
+	logError     = "error"
+	logTokenHash = "token_hash_prefix"
+)
+
+// Config is what a Service needs. Store, CA, Sealer, PublicURL, CAPin and
+// CAPEM are required; the other fields have defaults.
+type Config struct {
+	Store  mosaic.Store
+	CA     mosaic.CA
+	Sealer mosaic.Sealer
+	// Logger receives the service's logs. Nil discards them.
+	Logger *slog.Logger
+	// Now is the clock. Nil means time.Now. Token expiry is judged by the
+	// database clock, not this one.
+	Now func() time.Time
+	// Rand is the source of tokens and keys. Nil means crypto/rand.Reader.
+	Rand io.Reader
+
+	// PublicURL is our federation base URL, such as
+	// https://b.example:8443, used to build enrollment URLs.
+	PublicURL string
+	// CAPin is our embedded root's pin ("sha256:<hex>") and CAPEM its PEM,
+	// the caPem of an enrollment answer.
+	CAPin string
+	CAPEM string
+
+	// CertLifetime is the lifetime of issued peer certificates. Zero means
+	// the CA's default.
+	CertLifetime time.Duration
+	// ClaimTimeout is the age after which a token claim counts as stale.
+	// Zero means DefaultClaimTimeout.
+	ClaimTimeout time.Duration
+}
+
+// Service runs the federation flows over a store, a CA and a sealer. It is
+// safe for concurrent use; it keeps no state of its own between calls.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Service for cfg, filling in defaults.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.ClaimTimeout <= 0 {
+		cfg.ClaimTimeout = DefaultClaimTimeout
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	return &Service{cfg: cfg, log: cfg.Logger.With(slog.String("component", "federation"))}
+}
+
+// now returns the current time in UTC.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// Ping checks that the store answers.
+func (s *Service) Ping(ctx context.Context) error { return s.cfg.Store.Ping(ctx) }
+
+// requestIDKey is the context key of a request id.
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the request it serves, so
+// that audit events and logs written on its behalf name it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the request id carried by ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// audit appends ev to the audit log. The write outlives a cancelled request
+// so that a client hanging up cannot erase its trace; a failure is logged,
+// since the answer the caller gets is already decided.
+func (s *Service) audit(ctx context.Context, ev *mosaic.AuditEvent) {
+	if ev.Time.IsZero() {
+		ev.Time = s.now()
+	}
+	if err := s.cfg.Store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+		s.log.Error("audit write failed",
+			slog.String(logRequestID, ev.RequestID),
+			slog.String(logReason, ev.Reason),
+			slog.Any(logError, err))
+	}
+}
+
+// grantLog returns the log attributes that name a grant.
+func grantLog(ctx context.Context, g *mosaic.Grant) []any {
+	return []any{
+		slog.String(logRequestID, RequestID(ctx)),
+		slog.String(logGrantID, g.ID),
+		slog.String(logPeerID, g.PeerID),
+		slog.String("status", string(g.Status)),
+	}
+}

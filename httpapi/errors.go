@@ -1,0 +1,72 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/federation"
+)
+
+// errorBody is the one shape of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+// errorDetail is the inside of an error answer.
+type errorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"requestId"`
+}
+
+// writeError answers with err: the status of its kind, its code and its
+// client-safe message. Internal errors are logged with their detail and
+// shown as "internal error"; failures of a service we depend on are logged
+// too.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := federation.StatusOf(err)
+	code, msg := mosaic.ErrorCode(err), mosaic.ErrorMessage(err)
+	id := federation.RequestID(r.Context())
+	switch {
+	case mosaic.ErrorKind(err) == mosaic.KindInternal:
+		code = "internal"
+		s.log.ErrorContext(r.Context(), "internal error",
+			slog.String(logRequestID, id), slog.Any(logError, err))
+	case status >= http.StatusInternalServerError:
+		s.log.WarnContext(r.Context(), "dependency failed",
+			slog.String(logRequestID, id), slog.String("code", code), slog.Any(logError, err))
+	}
+	writeErrorBody(w, r, status, code, msg)
+}
+
+// writeErrorBody writes an error answer with the request's id.
+func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	id := federation.RequestID(r.Context())
+	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg, RequestID: id}})
+}
+
+// writeJSON renders v as the JSON answer with the given status. Answers are
+// never cached: some carry a token or a certificate meant for one client.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		data = []byte(`{"error":{"code":"internal","message":"internal error","requestId":""}}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+// items wraps a listing as {"items":[...]}, never null.
+func items[T any](list []T) map[string]any {
+	if list == nil {
+		list = []T{}
+	}
+	return map[string]any{"items": list}
+}

@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"crypto/x509"
+	"net/http"
+
+	"github.com/mosaicgw/mosaic/federation"
+)
+
+// registerFederationRoutes adds the routes of the federation API: the CA
+// bundle, enrollment, and the federated reads.
+func (s *server) registerFederationRoutes(mux *http.ServeMux, caChainPEM string) {
+	mux.HandleFunc("GET /api/federation/ca", serveCA(caChainPEM))
+	mux.HandleFunc("POST /api/federation/enrollment/{token}", s.enroll)
+	mux.HandleFunc("GET /api/federation/v1/{resource}", s.readFederated)
+}
+
+// serveCA returns the handler that serves the CA chain, public like any
+// CA's roots.
+func serveCA(chainPEM string) http.HandlerFunc {
+	body := []byte(chainPEM)
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/pem-certificate-chain")
+		h.Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write(body)
+	}
+}
+
+// enrollRequest is the body of an enrollment.
+type enrollRequest struct {
+	CSRPEM string `json:"csrPem"`
+}
+
+// enrollAnswer is the answer of a successful enrollment.
+type enrollAnswer struct {
+	CertPEM      string `json:"certPem"`
+	CertChainPEM string `json:"certChainPem"`
+	CAPEM        string `json:"caPem"`
+}
+
+// enroll redeems an enrollment token for a client certificate. A body that
+// cannot be decoded is refused, and audited, like any other failure.
+func (s *server) enroll(w http.ResponseWriter, r *http.Request) {
+	in := federation.RedeemInput{
+		Token:     r.PathValue("token"),
+		Source:    r.RemoteAddr,
+		RequestID: federation.RequestID(r.Context()),
+	}
+	var req enrollRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.svc.RecordDeniedEnrollment(r.Context(), in, err)
+		s.writeError(w, r, err)
+		return
+	}
+	in.CSRPEM = req.CSRPEM
+	out, err := s.svc.Redeem(r.Context(), in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, enrollAnswer{
+		CertPEM: out.CertPEM, CertChainPEM: out.CertChainPEM, CAPEM: out.CAPEM,
+	})
+}
+
+// readAnswer is the answer of a federated read.
+type readAnswer struct {
+	Items        []any  `json:"items"`
+	NextCursor   string `json:"nextCursor"`
+	LimitApplied int    `json:"limitApplied"`
+	LimitCapped  bool   `json:"limitCapped"`
+}
+
+// readFederated serves one page of a resource to a peer. The identity is
+// the client certificate of this request's connection, and only if the TLS
+// layer verified its chain.
+func (s *server) readFederated(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page, err := s.svc.ReadFederated(r.Context(), federation.FederatedRequest{
+		Cert:      verifiedLeaf(r),
+		Resource:  r.PathValue("resource"),
+		Limit:     q.Get("limit"),
+		Cursor:    q.Get("cursor"),
+		Since:     q.Get("since"),
+		Source:    r.RemoteAddr,
+		RequestID: federation.RequestID(r.Context()),
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if page.Items == nil {
+		page.Items = []any{}
+	}
+	writeJSON(w, http.StatusOK, readAnswer{
+		Items:        page.Items,
+		NextCursor:   page.NextCursor,
+		LimitApplied: page.LimitApplied,
+		LimitCapped:  page.LimitCapped,
+	})
+}
+
+// verifiedLeaf returns the client's leaf certificate if the TLS layer
+// verified its chain for this connection, else nil.
+func verifiedLeaf(r *http.Request) *x509.Certificate {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+		return nil
+	}
+	return r.TLS.PeerCertificates[0]
+}

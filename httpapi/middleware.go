@@ -1,0 +1,133 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/federation"
+	"github.com/mosaicgw/mosaic/pki"
+)
+
+// maxLoggedPath bounds the path written to the access log.
+const maxLoggedPath = 200
+
+// middleware gives each request an id (in its context and the X-Request-Id
+// header), turns a panic into a 500, and writes one access log line.
+func (s *server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := newRequestID()
+		r = r.WithContext(federation.WithRequestID(r.Context(), id))
+		w.Header().Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "handler panic",
+					slog.String(logRequestID, id),
+					slog.Any("panic", v),
+					slog.String("stack", string(debug.Stack())))
+				if !sw.wrote {
+					s.writeError(sw, r, errors.New("httpapi: handler panic"))
+				}
+			}
+			s.accessLog(r, sw.code(), time.Since(start), id)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// accessLog writes one line per request. The path is redacted so that an
+// enrollment token never reaches the log; the query is left out.
+func (s *server) accessLog(r *http.Request, status int, d time.Duration, id string) {
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", redactPath(r.URL.Path)),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.String(logRequestID, id),
+		slog.String("remote_addr", r.RemoteAddr),
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		attrs = append(attrs, slog.String("peer_cert_serial", pki.SerialHex(r.TLS.PeerCertificates[0])))
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+// redactPath replaces every path segment after an "enrollment" segment, and
+// every segment long enough to be a token, with "[redacted]". Ids (UUIDs)
+// are short enough to stay.
+func redactPath(p string) string {
+	segs := strings.Split(p, "/")
+	redactRest := false
+	for i, seg := range segs {
+		if redactRest || len(seg) >= 40 {
+			segs[i] = "[redacted]"
+			continue
+		}
+		if strings.EqualFold(seg, "enrollment") {
+			redactRest = true
+		}
+	}
+	out := strings.Join(segs, "/")
+	if len(out) > maxLoggedPath {
+		out = out[:maxLoggedPath] + "…"
+	}
+	return out
+}
+
+// newRequestID returns a random request id.
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// statusWriter remembers the status a handler answered with.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+// WriteHeader records the status and passes it on.
+func (w *statusWriter) WriteHeader(status int) {
+	if !w.wrote {
+		w.status, w.wrote = status, true
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// Write records an implicit 200 and passes b on.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// code returns the status answered, 200 if the handler wrote nothing.
+func (w *statusWriter) code() int {
+	if !w.wrote {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// clientError is a shorthand for a 400 with a code.
+func clientError(code, format string, args ...any) error {
+	return mosaic.Errorf(mosaic.KindInvalid, code, format, args...)
+}
