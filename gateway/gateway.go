@@ -1,0 +1,183 @@
+// Package gateway assembles a running Mosaic gateway from its parts: the data
+// directory, the sealing secret, the store, the embedded CA, the admin and
+// federation listeners. It holds no rules of its own.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Default listener addresses.
+const (
+	DefaultDataDir        = "./mosaic-data"
+	DefaultAdminAddr      = "127.0.0.1:8480"
+	DefaultFederationAddr = "127.0.0.1:8443"
+)
+
+// Config says how to run a gateway. The zero value of each field means its
+// default.
+type Config struct {
+	// DataDir holds the SQLite database, the generated secret and
+	// admin.json. Empty means DefaultDataDir.
+	DataDir string
+	// AdminAddr is the admin API's listen address. Empty means
+	// DefaultAdminAddr; port 0 picks a free port.
+	AdminAddr string
+	// FederationAddr is the federation API's listen address (TLS). Empty
+	// means DefaultFederationAddr; port 0 picks a free port.
+	FederationAddr string
+	// PublicURL is how peers reach the federation API, e.g.
+	// https://b.example:8443. Empty means "https://" + the federation
+	// listener's address.
+	PublicURL string
+	// CertLifetime is the lifetime of issued peer certificates. Zero means
+	// the CA's default (24 hours).
+	CertLifetime time.Duration
+	// Logger receives structured logs. Nil means a text logger on stderr.
+	Logger *slog.Logger
+	// Env reads environment variables (MOSAIC_SECRET and its alias). Nil
+	// means os.Getenv.
+	Env func(string) string
+	// Ready, when set, is called once both listeners accept connections,
+	// with their actual addresses.
+	Ready func(admin, federation net.Addr)
+}
+
+// withDefaults returns a copy of c with defaults filled in.
+func (c Config) withDefaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = DefaultAdminAddr
+	}
+	if c.FederationAddr == "" {
+		c.FederationAddr = DefaultFederationAddr
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if c.Env == nil {
+		c.Env = os.Getenv
+	}
+	return c
+}
+
+// Init prepares the data directory as the first start would (database,
+// secret, CA, TLS certificate, admin token and admin.json) and returns.
+func Init(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	publicURL, err := resolvePublicURL(cfg.PublicURL, cfg.FederationAddr)
+	if err != nil {
+		return err
+	}
+	g, err := open(ctx, cfg, publicURL)
+	if err != nil {
+		return err
+	}
+	defer g.close()
+	return g.writeAdminFile(ctx, "http://"+cfg.AdminAddr)
+}
+
+// Run starts the gateway and serves until ctx is cancelled, then shuts both
+// listeners down gracefully.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	log := cfg.Logger
+
+	// Listen first, so that port 0 resolves before the public URL and
+	// admin.json are written.
+	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("gateway: admin listener: %w", err)
+	}
+	defer adminLn.Close()
+	fedLn, err := net.Listen("tcp", cfg.FederationAddr)
+	if err != nil {
+		return fmt.Errorf("gateway: federation listener: %w", err)
+	}
+	defer fedLn.Close()
+
+	publicURL, err := resolvePublicURL(cfg.PublicURL, fedLn.Addr().String())
+	if err != nil {
+		return err
+	}
+	g, err := open(ctx, cfg, publicURL)
+	if err != nil {
+		return err
+	}
+	defer g.close()
+	if err := g.writeAdminFile(ctx, "http://"+adminLn.Addr().String()); err != nil {
+		return err
+	}
+
+	admin, fed, err := g.servers()
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- serve(admin, adminLn, false) }()
+	go func() { errc <- serve(fed, fedLn, true) }()
+	log.Info("gateway started",
+		slog.String("admin_addr", adminLn.Addr().String()),
+		slog.String("federation_addr", fedLn.Addr().String()),
+		slog.String("public_url", publicURL),
+		slog.String("data_dir", cfg.DataDir),
+		slog.String("ca_pin", g.ca.Pin()))
+	if cfg.Ready != nil {
+		cfg.Ready(adminLn.Addr(), fedLn.Addr())
+	}
+
+	// Wait for a stop signal or a listener failure, then drain.
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_ = admin.Shutdown(shutCtx)
+	_ = fed.Shutdown(shutCtx)
+	log.Info("gateway stopped")
+	return runErr
+}
+
+// serve runs srv on ln until it is shut down.
+func serve(srv *http.Server, ln net.Listener, tls bool) error {
+	var err error
+	if tls {
+		err = srv.ServeTLS(ln, "", "")
+	} else {
+		err = srv.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("gateway: serve %s: %w", ln.Addr(), err)
+}
+
+// resolvePublicURL checks an operator-given public URL or derives one from
+// the federation address.
+func resolvePublicURL(given, fedAddr string) (string, error) {
+	if given == "" {
+		return "https://" + fedAddr, nil
+	}
+	u, err := url.Parse(given)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("gateway: public URL %q: want https://host[:port]", given)
+	}
+	return "https://" + u.Host, nil
+}
+
+// dbPath is where the SQLite database lives in a data directory.
+func dbPath(dataDir string) string { return filepath.Join(dataDir, "mosaic.db") }

@@ -1,0 +1,197 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/ca/embedded"
+	"github.com/mosaicgw/mosaic/federation"
+	"github.com/mosaicgw/mosaic/seal"
+	"github.com/mosaicgw/mosaic/sqlstore"
+)
+
+// AdminFile is the name of the file in the data directory that tells the CLI
+// where the admin API is and how to authenticate.
+const AdminFile = "admin.json"
+
+// adminTokenSetting names the setting holding the admin token's SHA-256.
+const adminTokenSetting = "admin_token_sha256"
+
+// AdminInfo is the content of admin.json.
+type AdminInfo struct {
+	AdminURL   string `json:"adminUrl"`
+	AdminToken string `json:"adminToken"`
+	// PublicURL is the federation API's public base URL, for information.
+	PublicURL string `json:"publicUrl,omitempty"`
+}
+
+// gw is an opened gateway: every part ready, nothing listening yet.
+type gw struct {
+	cfg        Config
+	log        *slog.Logger
+	publicURL  string
+	store      mosaic.Store
+	sealer     mosaic.Sealer
+	ca         *embedded.CA
+	serverCert *tls.Certificate
+	svc        *federation.Service
+	adminHash  string
+}
+
+// open prepares the data directory and every part of the gateway. On error
+// everything opened so far is closed.
+func open(ctx context.Context, cfg Config, publicURL string) (g *gw, err error) {
+	g = &gw{cfg: cfg, log: cfg.Logger, publicURL: publicURL}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("gateway: data directory: %w", err)
+	}
+
+	// The secret comes first: without it nothing sealed can be opened.
+	secret, source, err := seal.LoadSecret(cfg.Env, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: secret: %w", err)
+	}
+	g.log.Info("sealing secret loaded", slog.String("source", source))
+	if g.sealer, err = seal.New(secret); err != nil {
+		return nil, fmt.Errorf("gateway: secret: %w", err)
+	}
+
+	if g.store, err = sqlstore.OpenSQLite(ctx, dbPath(cfg.DataDir)); err != nil {
+		return nil, fmt.Errorf("gateway: database: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			g.store.Close()
+		}
+	}()
+
+	// The embedded CA signs peer certificates and our TLS certificate.
+	g.ca, err = embedded.Load(ctx, g.store, g.sealer, embedded.Options{
+		DefaultLifetime: cfg.CertLifetime,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: certificate authority: %w", err)
+	}
+	u, _ := url.Parse(publicURL)
+	if g.serverCert, err = g.ca.ServerCertificate(ctx, g.store, g.sealer, u.Hostname()); err != nil {
+		return nil, fmt.Errorf("gateway: TLS certificate: %w", err)
+	}
+
+	g.svc = federation.New(federation.Config{
+		Store:        g.store,
+		CA:           g.ca,
+		Sealer:       g.sealer,
+		Logger:       g.log,
+		PublicURL:    publicURL,
+		CAPin:        g.ca.Pin(),
+		CAPEM:        pemOf(g.ca),
+		CertLifetime: cfg.CertLifetime,
+	})
+	return g, nil
+}
+
+// close releases what open acquired.
+func (g *gw) close() {
+	if err := g.store.Close(); err != nil {
+		g.log.Warn("closing database", slog.Any("error", err))
+	}
+}
+
+// writeAdminFile makes sure an admin token exists, its hash is stored, and
+// admin.json names it with the admin URL. A token already in admin.json is
+// kept while its hash matches the stored one.
+func (g *gw) writeAdminFile(ctx context.Context, adminURL string) error {
+	path := filepath.Join(g.cfg.DataDir, AdminFile)
+	stored, err := g.store.GetSetting(ctx, adminTokenSetting)
+	if err != nil && !mosaic.IsKind(err, mosaic.KindNotFound) {
+		return fmt.Errorf("gateway: admin token: %w", err)
+	}
+
+	token := ""
+	if info, err := ReadAdminFile(path); err == nil && stored != "" &&
+		subtle.ConstantTimeCompare([]byte(hashHex(info.AdminToken)), []byte(stored)) == 1 {
+		token = info.AdminToken
+	}
+	if token == "" {
+		t, err := mosaic.NewTokenSecret(rand.Reader)
+		if err != nil {
+			return err
+		}
+		token = t.Reveal()
+		if err := g.store.PutSetting(ctx, adminTokenSetting, hashHex(token)); err != nil {
+			return fmt.Errorf("gateway: admin token: %w", err)
+		}
+		g.log.Info("admin token created", slog.String("admin_file", path))
+	}
+	g.adminHash = hashHex(token)
+
+	data, err := json.MarshalIndent(AdminInfo{AdminURL: adminURL, AdminToken: token, PublicURL: g.publicURL}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(data, '\n'), 0o600)
+}
+
+// ReadAdminFile reads an admin.json file.
+func ReadAdminFile(path string) (*AdminInfo, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var info AdminInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return nil, fmt.Errorf("gateway: %s: %w", path, err)
+	}
+	if info.AdminURL == "" || info.AdminToken == "" {
+		return nil, errors.New("gateway: " + path + ": incomplete")
+	}
+	return &info, nil
+}
+
+// writeFileAtomic writes data to path through a temporary file and a rename,
+// so a reader never sees a partial file, with the given mode from the start.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("gateway: write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("gateway: write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("gateway: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("gateway: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("gateway: write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("gateway: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// hashHex returns the hex SHA-256 of s.
+func hashHex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
