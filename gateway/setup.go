@@ -68,12 +68,15 @@ func open(ctx context.Context, cfg Config, publicURL string) (g *gw, err error) 
 		return nil, fmt.Errorf("gateway: secret: %w", err)
 	}
 
-	if g.store, err = sqlstore.OpenSQLite(ctx, dbPath(cfg.DataDir)); err != nil {
+	store, err := sqlstore.OpenSQLite(ctx, dbPath(cfg.DataDir))
+	if err != nil {
 		return nil, fmt.Errorf("gateway: database: %w", err)
 	}
+	g.store = store
+	// Not g.store: every error return below sets g to nil.
 	defer func() {
 		if err != nil {
-			g.store.Close()
+			store.Close()
 		}
 	}()
 
