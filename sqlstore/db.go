@@ -65,10 +65,15 @@ func sqliteDSN(path string) string {
 	return b.String()
 }
 
-// open checks the connection and brings the schema up to date.
+// open checks the connection and brings the schema up to date. A database
+// that cannot be reached is KindUnavailable "database_unavailable".
 func open(ctx context.Context, pool *sql.DB, d *dialect) (*DB, error) {
 	if err := pool.PingContext(ctx); err != nil {
-		return nil, fmt.Errorf("sqlstore: connect: %w", err)
+		detail := fmt.Errorf("sqlstore: connect: %w", err)
+		if d.classify(err) == errDown {
+			return nil, errUnavailableDB(detail)
+		}
+		return nil, detail
 	}
 	provider, err := newMigrations(pool, d)
 	if err != nil {
@@ -97,9 +102,9 @@ func (db *DB) Close() error {
 }
 
 // SchemaVersion returns the version of the newest migration applied to the
-// database.
+// database. It does not wait for the migration lock.
 func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
-	v, err := db.migrations.GetDBVersion(ctx)
+	v, _, err := db.migrations.GetVersions(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: schema version: %w", err)
 	}
@@ -135,9 +140,34 @@ func (r runner) queryRow(ctx context.Context, stmt string, args ...any) *sql.Row
 // run returns a runner on the pool, for single statements.
 func (db *DB) run() runner { return runner{q: db.pool, d: db.d} }
 
+// txAttempts is how many times inTx runs a transaction that fails with a
+// serialization failure or deadlock before it gives up.
+const txAttempts = 3
+
 // inTx runs fn in one transaction and commits it if fn returns nil. Errors
-// from fn are returned as they are, so fn maps its own.
+// from fn are returned as they are, so fn maps its own. A transaction that
+// the database aborted as a serialization failure or a deadlock is run
+// again from the start, so fn must only set its results, never accumulate
+// them.
 func (db *DB) inTx(ctx context.Context, op string, fn func(r runner) error) error {
+	var err error
+	for attempt := 1; attempt <= txAttempts; attempt++ {
+		err = db.tryTx(ctx, op, fn)
+		if err == nil || db.d.classify(err) != errRetry {
+			return err
+		}
+		// Let the transaction that won get ahead before trying again.
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// tryTx is one attempt of inTx.
+func (db *DB) tryTx(ctx context.Context, op string, fn func(r runner) error) error {
 	tx, err := db.pool.BeginTx(ctx, nil)
 	if err != nil {
 		return db.fail(op+": begin", err, nil)

@@ -1,11 +1,17 @@
 package sqlstore
 
 import (
+	"context"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -23,6 +29,8 @@ const (
 	errUnique                     // a unique or primary key violation
 	errForeignKey                 // a foreign key violation
 	errBusy                       // the database is locked by someone else
+	errRetry                      // a serialization failure or deadlock: retry the transaction
+	errDown                       // the database cannot be reached or the connection was lost
 )
 
 // dialect is everything that differs between the SQL databases the store
@@ -42,6 +50,10 @@ type dialect struct {
 	nowMillis string
 	// classify says what a driver error means.
 	classify func(error) errClass
+	// migrationLock, when set, is the database-wide lock that goose holds
+	// while it reads the schema version and while it migrates, so that
+	// several processes opening one database apply each migration once.
+	migrationLock lock.SessionLocker
 }
 
 // sqliteDialect is SQLite through modernc.org/sqlite.
@@ -53,11 +65,9 @@ var sqliteDialect = &dialect{
 	classify:   classifySQLite,
 }
 
-// TODO(postgres): the PostgreSQL store needs the pgx stdlib driver in
-// go.mod, an OpenPostgres that uses this dialect with a session locker for
-// migrations, and migrations/postgres/00001_init.sql (BIGINT timestamps,
-// BYTEA for sealed columns, BIGINT GENERATED ALWAYS AS IDENTITY for audit
-// ids). The statements themselves need no change.
+// postgresDialect is PostgreSQL through pgx's database/sql driver. now() is
+// the start of the current transaction: one value throughout a statement,
+// and the same clock for every replica that shares the database.
 var postgresDialect = &dialect{
 	name:       "pgx",
 	goose:      goose.DialectPostgres,
@@ -65,6 +75,8 @@ var postgresDialect = &dialect{
 	numbered:   true,
 	nowMillis:  "CAST(FLOOR(EXTRACT(EPOCH FROM now()) * 1000) AS BIGINT)",
 	classify:   classifyPostgres,
+
+	migrationLock: advisoryLocker{id: lock.DefaultLockID, wait: migrationLockWait},
 }
 
 // rebind returns stmt in the dialect: nowMarker becomes the current-time
@@ -112,20 +124,44 @@ func classifySQLite(err error) errClass {
 	return errOther
 }
 
-// classifyPostgres reads the SQLSTATE of a PostgreSQL driver error. pgx's
-// *pgconn.PgError has a SQLState method, so no driver import is needed.
+// postgresStates says what the SQLSTATEs the store cares about mean. Every
+// code of class 08 (connection exception) is errDown too.
+var postgresStates = map[string]errClass{
+	"23505": errUnique,     // unique_violation
+	"23503": errForeignKey, // foreign_key_violation
+	"40001": errRetry,      // serialization_failure
+	"40P01": errRetry,      // deadlock_detected
+	"55P03": errBusy,       // lock_not_available
+	"53300": errDown,       // too_many_connections
+	"57P01": errDown,       // admin_shutdown
+	"57P02": errDown,       // crash_shutdown
+	"57P03": errDown,       // cannot_connect_now
+}
+
+// classifyPostgres reads the SQLSTATE of a PostgreSQL error, or recognizes
+// a connection that could not be made or was lost.
 func classifyPostgres(err error) errClass {
-	var e interface{ SQLState() string }
-	if !errors.As(err, &e) {
-		return errOther
-	}
-	switch e.SQLState() {
-	case "23505": // unique_violation
-		return errUnique
-	case "23503": // foreign_key_violation
-		return errForeignKey
-	case "40001", "40P01", "55P03": // serialization, deadlock, lock not available
-		return errBusy
+	var e *pgconn.PgError
+	switch {
+	case errors.As(err, &e) && strings.HasPrefix(e.Code, "08"):
+		return errDown
+	case e != nil:
+		return postgresStates[e.Code] // errOther when absent
+	case connectionLost(err):
+		return errDown
 	}
 	return errOther
+}
+
+// connectionLost reports whether err says the connection to the server
+// could not be made or broke. The caller's own cancellation is not one.
+func connectionLost(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var connect *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connect) || errors.As(err, &netErr) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, pgconn.ErrConnClosed) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }

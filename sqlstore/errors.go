@@ -16,7 +16,8 @@ type violations struct {
 }
 
 // fail maps a database error from operation op to the store's errors: an
-// *mosaic.Error passes through, a busy database is KindUnavailable, the
+// *mosaic.Error passes through, a busy or unreachable database is
+// KindUnavailable ("database_busy", "database_unavailable"), the
 // violations in on become their client errors, and anything else is an
 // internal fault. Driver detail stays in Err, never in the message.
 func (db *DB) fail(op string, err error, on *violations) error {
@@ -29,9 +30,11 @@ func (db *DB) fail(op string, err error, on *violations) error {
 	}
 	detail := fmt.Errorf("sqlstore: %s: %w", op, err)
 	class := db.d.classify(err)
-	if class == errBusy {
-		return mosaic.WrapError(mosaic.KindUnavailable, "database_busy",
-			"the database is busy, try again", detail)
+	switch class {
+	case errBusy, errRetry:
+		return errBusyDB(detail)
+	case errDown:
+		return errUnavailableDB(detail)
 	}
 	if on != nil {
 		switch {
@@ -42,6 +45,21 @@ func (db *DB) fail(op string, err error, on *violations) error {
 		}
 	}
 	return detail
+}
+
+// errBusyDB is a database too busy to serve the request now: a lock
+// another writer held too long, or a transaction that lost a serialization
+// race or deadlock more often than the store retries.
+func errBusyDB(detail error) *mosaic.Error {
+	return mosaic.WrapError(mosaic.KindUnavailable, "database_busy",
+		"the database is busy, try again", detail)
+}
+
+// errUnavailableDB is a database that cannot be reached, or a connection
+// to it that broke.
+func errUnavailableDB(detail error) *mosaic.Error {
+	return mosaic.WrapError(mosaic.KindUnavailable, "database_unavailable",
+		"the database is unavailable, try again later", detail)
 }
 
 // withDetail returns a copy of e that carries detail for the log.

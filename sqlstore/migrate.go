@@ -21,7 +21,11 @@ func newMigrations(pool *sql.DB, d *dialect) (*goose.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: migrations for %s: %w", d.migrations, err)
 	}
-	p, err := goose.NewProvider(d.goose, pool, dir, goose.WithDisableGlobalRegistry(true))
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if d.migrationLock != nil {
+		opts = append(opts, goose.WithSessionLocker(d.migrationLock))
+	}
+	p, err := goose.NewProvider(d.goose, pool, dir, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: migrations for %s: %w", d.migrations, err)
 	}
@@ -32,11 +36,16 @@ func newMigrations(pool *sql.DB, d *dialect) (*goose.Provider, error) {
 // anything, a database whose schema is newer than the newest embedded
 // migration: this build would not know what the extra columns mean.
 //
-// TODO(migrations): goose runs here without a lock. Two processes that
+// On a dialect with a migration lock (PostgreSQL: a session-level advisory
+// lock), reading the version and applying migrations each run under it,
+// so replicas that start at once on an empty database create the version
+// table and apply each migration exactly once; the others wait, then find
+// nothing to do.
+//
+// TODO(migrations): SQLite runs goose without a lock. Two processes that
 // open the same new SQLite file at the same moment can both try migration
 // 1; the loser's transaction fails and its open returns an error, with
-// nothing half-applied. PostgreSQL replicas will need goose's session
-// locker (lock.NewPostgresSessionLocker).
+// nothing half-applied.
 func migrate(ctx context.Context, p *goose.Provider) error {
 	current, err := p.GetDBVersion(ctx)
 	if err != nil {
