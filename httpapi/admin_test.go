@@ -18,6 +18,7 @@ func TestAdminAuth(t *testing.T) {
 		status int
 	}{
 		{"health needs no token", "/healthz", "", 200},
+		{"readiness needs no token", "/readyz", "", 200},
 		{"no token", "/api/admin/users", "", 401},
 		{"wrong token", "/api/admin/users", "Bearer nope", 401},
 		{"token hash instead of token", "/api/admin/users", "Bearer " + hashHex(adminToken), 401},
@@ -167,7 +168,14 @@ func TestInternalErrorsHideDetail(t *testing.T) {
 	if !strings.Contains(g.Logs.String(), "database is closed") {
 		t.Error("the log lacks the internal error's detail")
 	}
-	g.adminDo(t, "GET", "/healthz", nil).wantError(t, 503, "database_unavailable")
+	// Alive, but not ready.
+	if a := g.adminDo(t, "GET", "/healthz", nil); a.status != 200 {
+		t.Errorf("healthz with the database closed = %d, want 200", a.status)
+	}
+	r := g.adminDo(t, "GET", "/readyz", nil)
+	if r.status != 503 || !strings.Contains(string(r.body), `"status":"fail"`) {
+		t.Errorf("readyz with the database closed = %d %s", r.status, r.body)
+	}
 }
 
 func TestGrantExpiry(t *testing.T) {

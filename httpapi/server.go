@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -25,18 +26,33 @@ const (
 
 // server holds what every handler of one API needs.
 type server struct {
-	svc *federation.Service
-	log *slog.Logger
+	svc   *federation.Service
+	log   *slog.Logger
+	ready func(context.Context) mosaic.Checks
 }
 
-// NewAdminHandler returns the admin API. Every route but GET /healthz needs
-// "Authorization: Bearer <token>" where the token's lower-case hex SHA-256
-// is adminTokenHash; the comparison takes constant time.
+// AdminOption configures the admin API.
+type AdminOption func(*server)
+
+// WithReadiness sets the checks behind GET /readyz. Without it, readiness
+// is the database answering a ping.
+func WithReadiness(ready func(context.Context) mosaic.Checks) AdminOption {
+	return func(s *server) { s.ready = ready }
+}
+
+// NewAdminHandler returns the admin API. Every route but GET /healthz and
+// GET /readyz needs "Authorization: Bearer <token>" where the token's
+// lower-case hex SHA-256 is adminTokenHash; the comparison takes constant
+// time.
 func NewAdminHandler(svc *federation.Service, adminTokenHash string,
-	logger *slog.Logger) http.Handler {
+	logger *slog.Logger, opts ...AdminOption) http.Handler {
 	s := newServer(svc, logger, "admin")
+	for _, o := range opts {
+		o(s)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	s.registerUserRoutes(mux)
 	s.registerTeamRoutes(mux)
 	s.registerDataRoutes(mux)
@@ -65,14 +81,28 @@ func newServer(svc *federation.Service, logger *slog.Logger, api string) *server
 	return &server{svc: svc, log: logger.With(slog.String("component", api))}
 }
 
-// healthz answers whether the gateway and its database are up.
+// healthz answers that the process is alive and serving.
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
-	if err := s.svc.Ping(r.Context()); err != nil {
-		s.writeError(w, r, mosaic.WrapError(mosaic.KindUnavailable, "database_unavailable",
-			"database unavailable", err))
-		return
-	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers whether the gateway can serve requests now: 200 when no
+// check failed, 503 otherwise, with every check in the body.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	var checks mosaic.Checks
+	if s.ready != nil {
+		checks = s.ready(r.Context())
+	} else {
+		checks = mosaic.Checks{{Name: "database", Status: mosaic.CheckOK, Reason: "reachable"}}
+		if err := s.svc.Ping(r.Context()); err != nil {
+			checks[0] = mosaic.Check{Name: "database", Status: mosaic.CheckFail, Reason: "unreachable"}
+		}
+	}
+	status, word := http.StatusOK, "ok"
+	if checks.Failed() {
+		status, word = http.StatusServiceUnavailable, "fail"
+	}
+	writeJSON(w, status, map[string]any{"status": word, "checks": checks})
 }
 
 // requireAdmin refuses every request but the health check unless it carries
@@ -80,7 +110,8 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *server) requireAdmin(tokenHash string, next http.Handler) http.Handler {
 	want := []byte(strings.ToLower(tokenHash))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && !validBearer(r.Header.Get("Authorization"), want) {
+		open := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
+		if !open && !validBearer(r.Header.Get("Authorization"), want) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mosaic-admin"`)
 			s.writeError(w, r, mosaic.Errorf(mosaic.KindUnauthorized, "unauthorized",
 				"a valid admin bearer token is required"))
