@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/gateway"
 )
 
@@ -19,6 +22,7 @@ const (
 	envFederationAddr = "MOSAIC_FEDERATION_ADDR"
 	envPublicURL      = "MOSAIC_PUBLIC_URL"
 	envLogLevel       = "MOSAIC_LOG_LEVEL"
+	envDatabaseURL    = "MOSAIC_DATABASE_URL"
 )
 
 // gatewayCmd is "mosaic gateway": run or prepare a gateway.
@@ -36,6 +40,8 @@ func (a *app) gatewayCmd() *cobra.Command {
 		"how peers reach the federation API (env "+envPublicURL+
 			`; default "https://" + the federation address)`)
 	pf.String("log-level", "info", "debug, info, warn or error (env "+envLogLevel+")")
+	pf.String("db", "", "PostgreSQL URL, postgres://… (env "+envDatabaseURL+
+		"; default the SQLite file in the data directory)")
 
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -68,8 +74,57 @@ func (a *app) gatewayCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(serve, initCmd)
+	cmd.AddCommand(serve, initCmd, a.doctorCmd())
 	return cmd
+}
+
+// doctorCmd is "mosaic gateway doctor": check a running gateway.
+func (a *app) doctorCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check a running gateway: secret, listeners, database, schema, CA and TLS",
+		Long: "Check a running gateway from outside. Each check is ok, warn or fail with a\n" +
+			"reason; the command exits non-zero when any check fails. It reads admin.json\n" +
+			"in the data directory for the addresses and changes nothing.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.gatewayConfig(cmd)
+			if err != nil {
+				return err
+			}
+			checks := gateway.Doctor(cmd.Context(), cfg)
+			if err := a.printChecks(checks, asJSON); err != nil {
+				return err
+			}
+			if checks.Failed() {
+				return errors.New("doctor: some checks failed")
+			}
+			return nil
+		},
+	}
+	addJSONFlag(cmd, &asJSON)
+	return cmd
+}
+
+// printChecks writes health checks as a table or JSON.
+func (a *app) printChecks(checks mosaic.Checks, asJSON bool) error {
+	if asJSON {
+		status := "ok"
+		if checks.Failed() {
+			status = "fail"
+		}
+		data, err := json.Marshal(map[string]any{"status": status, "checks": checks})
+		if err != nil {
+			return err
+		}
+		return printJSON(a.stdout, data)
+	}
+	t := newTable(a.stdout, "CHECK", "STATUS", "REASON")
+	for _, c := range checks {
+		t.row(c.Name, string(c.Status), c.Reason)
+	}
+	return t.flush()
 }
 
 // gatewayConfig builds the gateway configuration from the flags, then the
@@ -85,6 +140,7 @@ func (a *app) gatewayConfig(cmd *cobra.Command) (gateway.Config, error) {
 		AdminAddr:      a.setting(cmd, "admin-addr", envAdminAddr),
 		FederationAddr: a.setting(cmd, "federation-addr", envFederationAddr),
 		PublicURL:      a.setting(cmd, "public-url", envPublicURL),
+		DatabaseURL:    a.setting(cmd, "db", envDatabaseURL),
 		Logger:         logger,
 		Env:            a.env,
 	}, nil

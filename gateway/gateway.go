@@ -39,13 +39,16 @@ type Config struct {
 	// https://b.example:8443. Empty means "https://" + the federation
 	// listener's address.
 	PublicURL string
+	// DatabaseURL selects PostgreSQL (postgres://…). Empty means the
+	// SQLite file mosaic.db in DataDir.
+	DatabaseURL string
 	// CertLifetime is the lifetime of issued peer certificates. Zero means
 	// the CA's default (24 hours).
 	CertLifetime time.Duration
 	// Logger receives structured logs. Nil means a text logger on stderr.
 	Logger *slog.Logger
-	// Env reads environment variables (MOSAIC_SECRET and its alias). Nil
-	// means os.Getenv.
+	// Env reads environment variables (MOSAIC_SECRET and its alias,
+	// MOSAIC_ADMIN_TOKEN). Nil means os.Getenv.
 	Env func(string) string
 	// Ready, when set, is called once both listeners accept connections,
 	// with their actual addresses.

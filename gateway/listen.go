@@ -26,7 +26,8 @@ const (
 
 // servers builds the admin and federation HTTP servers.
 func (g *gw) servers() (admin, fed *http.Server, err error) {
-	admin = g.httpServer(httpapi.NewAdminHandler(g.svc, g.adminHash, g.log))
+	admin = g.httpServer(httpapi.NewAdminHandler(g.svc, g.adminHash, g.log,
+		httpapi.WithReadiness(g.readiness)))
 
 	roots, err := g.ca.ClientRoots(context.Background())
 	if err != nil {

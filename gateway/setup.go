@@ -42,7 +42,9 @@ type gw struct {
 	cfg        Config
 	log        *slog.Logger
 	publicURL  string
+	lock       *os.File
 	store      mosaic.Store
+	db         *sqlstore.DB
 	sealer     mosaic.Sealer
 	ca         *embedded.CA
 	serverCert *tls.Certificate
@@ -52,44 +54,55 @@ type gw struct {
 
 // open prepares the data directory and every part of the gateway. On error
 // everything opened so far is closed.
-func open(ctx context.Context, cfg Config, publicURL string) (g *gw, err error) {
-	g = &gw{cfg: cfg, log: cfg.Logger, publicURL: publicURL}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("gateway: data directory: %w", err)
+func open(ctx context.Context, cfg Config, publicURL string) (*gw, error) {
+	g := &gw{cfg: cfg, log: cfg.Logger, publicURL: publicURL}
+	if err := g.openParts(ctx); err != nil {
+		g.close()
+		return nil, err
 	}
+	return g, nil
+}
 
-	// The secret comes first: without it nothing sealed can be opened.
+// openParts opens the parts in dependency order, keeping each in g as it
+// goes so that close can release them.
+func (g *gw) openParts(ctx context.Context) error {
+	cfg := g.cfg
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	g.lock = lock
+
+	// The database first, to know whether sealed keys exist before a
+	// secret is ever generated.
+	store, kind, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("gateway: database: %w", err)
+	}
+	g.store, g.db = store, store
+	g.log.Info("database opened", slog.String("store", kind))
+	if err := checkSecretAvailable(ctx, cfg, store); err != nil {
+		return err
+	}
 	secret, source, err := seal.LoadSecret(cfg.Env, cfg.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: secret: %w", err)
+		return fmt.Errorf("gateway: secret: %w", err)
 	}
 	g.log.Info("sealing secret loaded", slog.String("source", source))
 	if g.sealer, err = seal.New(secret); err != nil {
-		return nil, fmt.Errorf("gateway: secret: %w", err)
+		return fmt.Errorf("gateway: secret: %w", err)
 	}
-
-	store, err := sqlstore.OpenSQLite(ctx, dbPath(cfg.DataDir))
-	if err != nil {
-		return nil, fmt.Errorf("gateway: database: %w", err)
-	}
-	g.store = store
-	// Not g.store: every error return below sets g to nil.
-	defer func() {
-		if err != nil {
-			store.Close()
-		}
-	}()
 
 	// The embedded CA signs peer certificates and our TLS certificate.
 	g.ca, err = embedded.Load(ctx, g.store, g.sealer, embedded.Options{
 		DefaultLifetime: cfg.CertLifetime,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("gateway: certificate authority: %w", err)
+		return fmt.Errorf("gateway: certificate authority: %w", err)
 	}
-	u, _ := url.Parse(publicURL)
+	u, _ := url.Parse(g.publicURL)
 	if g.serverCert, err = g.ca.ServerCertificate(ctx, g.store, g.sealer, u.Hostname()); err != nil {
-		return nil, fmt.Errorf("gateway: TLS certificate: %w", err)
+		return fmt.Errorf("gateway: TLS certificate: %w", err)
 	}
 
 	g.svc = federation.New(federation.Config{
@@ -97,18 +110,23 @@ func open(ctx context.Context, cfg Config, publicURL string) (g *gw, err error) 
 		CA:           g.ca,
 		Sealer:       g.sealer,
 		Logger:       g.log,
-		PublicURL:    publicURL,
+		PublicURL:    g.publicURL,
 		CAPin:        g.ca.Pin(),
 		CAPEM:        pemOf(g.ca),
 		CertLifetime: cfg.CertLifetime,
 	})
-	return g, nil
+	return nil
 }
 
 // close releases what open acquired.
 func (g *gw) close() {
-	if err := g.store.Close(); err != nil {
-		g.log.Warn("closing database", slog.Any("error", err))
+	if g.store != nil {
+		if err := g.store.Close(); err != nil {
+			g.log.Warn("closing database", slog.Any("error", err))
+		}
+	}
+	if g.lock != nil {
+		g.lock.Close()
 	}
 }
 
@@ -122,29 +140,52 @@ func (g *gw) writeAdminFile(ctx context.Context, adminURL string) error {
 		return fmt.Errorf("gateway: admin token: %w", err)
 	}
 
-	token := ""
-	if info, err := ReadAdminFile(path); err == nil && stored != "" &&
-		subtle.ConstantTimeCompare([]byte(hashHex(info.AdminToken)), []byte(stored)) == 1 {
-		token = info.AdminToken
+	token, err := g.chooseAdminToken(path, stored)
+	if err != nil {
+		return err
 	}
-	if token == "" {
-		t, err := mosaic.NewTokenSecret(rand.Reader)
-		if err != nil {
-			return err
-		}
-		token = t.Reveal()
+	if hashHex(token) != stored {
 		if err := g.store.PutSetting(ctx, adminTokenSetting, hashHex(token)); err != nil {
 			return fmt.Errorf("gateway: admin token: %w", err)
 		}
-		g.log.Info("admin token created", slog.String("admin_file", path))
+		if stored != "" {
+			g.log.Warn("admin token replaced; the previous one no longer works")
+		}
+		g.log.Info("admin token stored", slog.String("admin_file", path))
 	}
 	g.adminHash = hashHex(token)
 
-	data, err := json.MarshalIndent(AdminInfo{AdminURL: adminURL, AdminToken: token, PublicURL: g.publicURL}, "", "  ")
+	info := AdminInfo{AdminURL: adminURL, AdminToken: token, PublicURL: g.publicURL}
+	data, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return err
 	}
 	return writeFileAtomic(path, append(data, '\n'), 0o600)
+}
+
+// EnvAdminToken names the environment variable that sets the admin token,
+// so that several replicas of one gateway share it.
+const EnvAdminToken = "MOSAIC_ADMIN_TOKEN"
+
+// chooseAdminToken picks the admin token: the one set in the environment,
+// else the one in admin.json while it matches the stored hash, else a new
+// one.
+func (g *gw) chooseAdminToken(path, stored string) (string, error) {
+	if t := g.cfg.Env(EnvAdminToken); t != "" {
+		if len(t) < 32 {
+			return "", fmt.Errorf("gateway: %s: at least 32 characters", EnvAdminToken)
+		}
+		return t, nil
+	}
+	if info, err := ReadAdminFile(path); err == nil && stored != "" &&
+		subtle.ConstantTimeCompare([]byte(hashHex(info.AdminToken)), []byte(stored)) == 1 {
+		return info.AdminToken, nil
+	}
+	t, err := mosaic.NewTokenSecret(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	return t.Reveal(), nil
 }
 
 // ReadAdminFile reads an admin.json file.

@@ -181,3 +181,18 @@ func (db *DB) tryTx(ctx context.Context, op string, fn func(r runner) error) err
 	}
 	return nil
 }
+
+// SchemaStatus returns the schema version of the database and the newest
+// version this build knows. They differ when migrations are pending (the
+// database is older) or the database was migrated by a newer build.
+func (db *DB) SchemaStatus(ctx context.Context) (current, known int64, err error) {
+	current, err = db.SchemaVersion(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	sources := db.migrations.ListSources()
+	if len(sources) > 0 {
+		known = sources[len(sources)-1].Version
+	}
+	return current, known, nil
+}

@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/mosaicgw/mosaic"
+)
+
+// Validity thresholds below which a certificate check warns.
+const (
+	caWarnLeft  = 90 * 24 * time.Hour
+	tlsWarnLeft = 14 * 24 * time.Hour
+)
+
+// readiness runs the checks behind GET /readyz: the database answers, its
+// schema is the one this build knows, the CA can sign, and the TLS
+// certificate is valid.
+func (g *gw) readiness(ctx context.Context) mosaic.Checks {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	now := time.Now()
+	return mosaic.Checks{
+		g.checkDatabase(ctx),
+		g.checkMigrations(ctx),
+		certCheck("ca", g.ca.Intermediate(), now, caWarnLeft),
+		certCheck("tls_certificate", g.serverCert.Leaf, now, tlsWarnLeft),
+	}
+}
+
+// checkDatabase reports whether the database answers a ping.
+func (g *gw) checkDatabase(ctx context.Context) mosaic.Check {
+	if err := g.store.Ping(ctx); err != nil {
+		return mosaic.Check{Name: "database", Status: mosaic.CheckFail, Reason: "unreachable"}
+	}
+	return mosaic.Check{Name: "database", Status: mosaic.CheckOK, Reason: "reachable"}
+}
+
+// checkMigrations reports whether the schema is the newest this build
+// knows.
+func (g *gw) checkMigrations(ctx context.Context) mosaic.Check {
+	c := mosaic.Check{Name: "migrations"}
+	current, known, err := g.db.SchemaStatus(ctx)
+	switch {
+	case err != nil:
+		c.Status, c.Reason = mosaic.CheckFail, "cannot read the schema version"
+	case current != known:
+		c.Status, c.Reason = mosaic.CheckFail,
+			fmt.Sprintf("schema at version %d, this build expects %d", current, known)
+	default:
+		c.Status, c.Reason = mosaic.CheckOK, fmt.Sprintf("schema at version %d", current)
+	}
+	return c
+}
+
+// certCheck reports how long a certificate remains valid: fail when it is
+// not valid now, warn when less than warnLeft remains.
+func certCheck(name string, cert *x509.Certificate, now time.Time, warnLeft time.Duration) mosaic.Check {
+	c := mosaic.Check{Name: name}
+	switch {
+	case cert == nil:
+		c.Status, c.Reason = mosaic.CheckFail, "no certificate"
+	case now.Before(cert.NotBefore):
+		c.Status, c.Reason = mosaic.CheckFail, "not valid before "+cert.NotBefore.UTC().Format(time.RFC3339)
+	case !now.Before(cert.NotAfter):
+		c.Status, c.Reason = mosaic.CheckFail, "expired at "+cert.NotAfter.UTC().Format(time.RFC3339)
+	default:
+		left := cert.NotAfter.Sub(now)
+		c.Status = mosaic.CheckOK
+		if left < warnLeft {
+			c.Status = mosaic.CheckWarn
+		}
+		c.Reason = fmt.Sprintf("valid until %s (%d days left)",
+			cert.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24))
+	}
+	return c
+}

@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/seal"
+	"github.com/mosaicgw/mosaic/sqlstore"
+)
+
+// openStore opens the configured database: PostgreSQL when DatabaseURL is
+// set, else the SQLite file in the data directory.
+func openStore(ctx context.Context, cfg Config) (*sqlstore.DB, string, error) {
+	if cfg.DatabaseURL == "" {
+		db, err := sqlstore.OpenSQLite(ctx, dbPath(cfg.DataDir))
+		return db, "sqlite", err
+	}
+	if !strings.HasPrefix(cfg.DatabaseURL, "postgres://") &&
+		!strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+		return nil, "", errors.New("gateway: database URL: want postgres://…")
+	}
+	db, err := sqlstore.OpenPostgres(ctx, cfg.DatabaseURL)
+	return db, "postgres", err
+}
+
+// checkSecretAvailable refuses to go on when the database already holds
+// sealed keys but no secret is configured: generating a new one would make
+// every sealed value unreadable and leave a useless secret file behind.
+func checkSecretAvailable(ctx context.Context, cfg Config, keys mosaic.KeyStore) error {
+	if cfg.Env(seal.EnvSecret) != "" || cfg.Env(seal.EnvSecretAlias) != "" {
+		return nil
+	}
+	path := filepath.Join(cfg.DataDir, seal.SecretFileName)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	_, err := keys.GetKey(ctx, "ca-root")
+	if mosaic.IsKind(err, mosaic.KindNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("gateway: database: %w", err)
+	}
+	return fmt.Errorf("gateway: the database holds sealed keys but no secret is configured: "+
+		"set %s or restore %s", seal.EnvSecret, path)
+}
+
+// lockDataDir takes an exclusive lock on the data directory so that two
+// gateways never share one, and tightens its mode. The lock is released
+// when the returned file is closed or the process ends.
+func lockDataDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("gateway: data directory: %w", err)
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: data directory: %w", err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("gateway: data directory %s is open to other users: %w", dir, err)
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: data directory lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("gateway: data directory %s is in use by another gateway", dir)
+	}
+	return f, nil
+}
