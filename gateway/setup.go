@@ -73,22 +73,29 @@ func (g *gw) openParts(ctx context.Context) error {
 	}
 	g.lock = lock
 
-	// The database first, to know whether sealed keys exist before a
-	// secret is ever generated.
+	// A configured secret is checked before anything is created; one is
+	// generated only after the database shows no sealed keys exist.
+	haveSecret := secretConfigured(cfg)
+	var secret []byte
+	if haveSecret {
+		if secret, err = g.loadSecret(); err != nil {
+			return err
+		}
+	}
 	store, kind, err := openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("gateway: database: %w", err)
 	}
 	g.store, g.db = store, store
 	g.log.Info("database opened", slog.String("store", kind))
-	if err := checkSecretAvailable(ctx, cfg, store); err != nil {
-		return err
+	if !haveSecret {
+		if err := refuseNewSecretOverSealedKeys(ctx, cfg, store); err != nil {
+			return err
+		}
+		if secret, err = g.loadSecret(); err != nil {
+			return err
+		}
 	}
-	secret, source, err := seal.LoadSecret(cfg.Env, cfg.DataDir)
-	if err != nil {
-		return fmt.Errorf("gateway: secret: %w", err)
-	}
-	g.log.Info("sealing secret loaded", slog.String("source", source))
 	if g.sealer, err = seal.New(secret); err != nil {
 		return fmt.Errorf("gateway: secret: %w", err)
 	}
@@ -116,6 +123,17 @@ func (g *gw) openParts(ctx context.Context) error {
 		CertLifetime: cfg.CertLifetime,
 	})
 	return nil
+}
+
+// loadSecret reads or generates the sealing secret and logs where it came
+// from (never its value).
+func (g *gw) loadSecret() ([]byte, error) {
+	secret, source, err := seal.LoadSecret(g.cfg.Env, g.cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: secret: %w", err)
+	}
+	g.log.Info("sealing secret loaded", slog.String("source", source))
+	return secret, nil
 }
 
 // close releases what open acquired.

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/ca/embedded"
 	"github.com/mosaicgw/mosaic/seal"
 	"github.com/mosaicgw/mosaic/sqlstore"
 )
@@ -29,24 +30,29 @@ func openStore(ctx context.Context, cfg Config) (*sqlstore.DB, string, error) {
 	return db, "postgres", err
 }
 
-// checkSecretAvailable refuses to go on when the database already holds
-// sealed keys but no secret is configured: generating a new one would make
-// every sealed value unreadable and leave a useless secret file behind.
-func checkSecretAvailable(ctx context.Context, cfg Config, keys mosaic.KeyStore) error {
+// secretConfigured reports whether a sealing secret is set in the
+// environment or present as a file in the data directory.
+func secretConfigured(cfg Config) bool {
 	if cfg.Env(seal.EnvSecret) != "" || cfg.Env(seal.EnvSecretAlias) != "" {
-		return nil
+		return true
 	}
-	path := filepath.Join(cfg.DataDir, seal.SecretFileName)
-	if _, err := os.Stat(path); err == nil {
-		return nil
-	}
-	_, err := keys.GetKey(ctx, "ca-root")
+	_, err := os.Stat(filepath.Join(cfg.DataDir, seal.SecretFileName))
+	return err == nil
+}
+
+// refuseNewSecretOverSealedKeys refuses to go on when no secret is
+// configured but the database already holds sealed keys: generating a new
+// secret would make every sealed value unreadable and leave a useless
+// secret file behind.
+func refuseNewSecretOverSealedKeys(ctx context.Context, cfg Config, keys mosaic.KeyStore) error {
+	_, err := keys.GetKey(ctx, embedded.KeyRoot)
 	if mosaic.IsKind(err, mosaic.KindNotFound) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("gateway: database: %w", err)
 	}
+	path := filepath.Join(cfg.DataDir, seal.SecretFileName)
 	return fmt.Errorf("gateway: the database holds sealed keys but no secret is configured: "+
 		"set %s or restore %s", seal.EnvSecret, path)
 }
