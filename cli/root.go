@@ -73,7 +73,28 @@ func (a *app) rootCmd() *cobra.Command {
 
 	root.AddCommand(a.gatewayCmd(), a.userCmd(), a.teamCmd(), a.taskCmd(), a.noteCmd(),
 		a.credentialCmd(), a.federationCmd())
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command group fail on an unknown
+// subcommand ("mosaic federation grnt") instead of printing its help and
+// succeeding; a group given no subcommand still prints its help.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Runnable() || !cmd.HasParent() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown command %q for %q; see %q",
+				args[0], c.CommandPath(), c.CommandPath()+" --help")
+		}
+		return c.Help()
+	}
 }
 
 // Main runs the mosaic command with the process's arguments, environment
