@@ -28,7 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 fail() { echo "demo: FAIL: $*" >&2; exit 1; }
 expect_eq() { [[ "$1" == "$2" ]] || fail "$3: got '$1', want '$2'"; }
 
