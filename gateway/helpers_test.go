@@ -59,6 +59,7 @@ type options struct {
 	adminAddr      string
 	federationAddr string
 	publicURL      string
+	databaseURL    string
 }
 
 // config returns the gateway configuration for dataDir and o, logging at
@@ -69,6 +70,7 @@ func (o options) config(dataDir string, logs io.Writer) gateway.Config {
 		AdminAddr:      o.adminAddr,
 		FederationAddr: o.federationAddr,
 		PublicURL:      o.publicURL,
+		DatabaseURL:    o.databaseURL,
 		Env:            func(k string) string { return o.env[k] },
 		Logger: slog.New(slog.NewTextHandler(logs,
 			&slog.HandlerOptions{Level: slog.LevelDebug})),

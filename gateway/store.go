@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,11 @@ import (
 // set, else the SQLite file in the data directory.
 func openStore(ctx context.Context, cfg Config) (*sqlstore.DB, string, error) {
 	if cfg.DatabaseURL == "" {
-		db, err := sqlstore.OpenSQLite(ctx, dbPath(cfg.DataDir))
+		path := dbPath(cfg.DataDir)
+		if err := privateDBFiles(path); err != nil {
+			return nil, "", err
+		}
+		db, err := sqlstore.OpenSQLite(ctx, path)
 		return db, "sqlite", err
 	}
 	if !strings.HasPrefix(cfg.DatabaseURL, "postgres://") &&
@@ -82,4 +87,34 @@ func lockDataDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("gateway: data directory %s is in use by another gateway", dir)
 	}
 	return f, nil
+}
+
+// privateDBFiles makes sure the SQLite database at path, and the WAL files
+// SQLite keeps next to it, are not open to other users, whatever the
+// process's umask: it creates the database file 0600 if it is missing
+// (SQLite gives the WAL files the database file's mode) and tightens any of
+// them left looser.
+func privateDBFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("gateway: database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("gateway: database file: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("gateway: database file: %w", err)
+		}
+		if info.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, info.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("gateway: database file: %w", err)
+			}
+		}
+	}
+	return nil
 }
