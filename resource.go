@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -44,7 +45,14 @@ type User struct {
 	UpdatedAt     time.Time `json:"updatedAt"`
 }
 
-// Validate checks the fields an admin supplies.
+// Email address limits (RFC 5321 §4.5.3.1).
+const (
+	MaxEmailLocalPart = 64
+	MaxEmailDomain    = 255
+)
+
+// Validate checks the fields an admin supplies. The email is compared
+// without regard to case, so Validate stores it in lower case.
 func (u *User) Validate() error {
 	if err := validateText("name", u.Name, 200); err != nil {
 		return err
@@ -55,6 +63,16 @@ func (u *User) Validate() error {
 	if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email {
 		return Errorf(KindInvalid, "invalid_email", "email: not a plain email address")
 	}
+	at := strings.LastIndexByte(u.Email, '@')
+	if at > MaxEmailLocalPart {
+		return Errorf(KindInvalid, "invalid_email",
+			"email: the part before @ is at most %d bytes", MaxEmailLocalPart)
+	}
+	if len(u.Email)-at-1 > MaxEmailDomain {
+		return Errorf(KindInvalid, "invalid_email",
+			"email: the domain is at most %d bytes", MaxEmailDomain)
+	}
+	u.Email = strings.ToLower(u.Email)
 	return nil
 }
 
@@ -127,6 +145,12 @@ func (n *Note) Validate() error {
 	if len(n.Body) > 64<<10 || !utf8.ValidString(n.Body) {
 		return Errorf(KindInvalid, "invalid_body", "body: must be valid UTF-8 of at most 64 KiB")
 	}
+	for _, r := range n.Body {
+		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
+			return Errorf(KindInvalid, "invalid_body",
+				"body: control characters other than tab and line breaks are not allowed")
+		}
+	}
 	return nil
 }
 
@@ -158,7 +182,8 @@ func (c *Credential) Validate() error {
 }
 
 // validateText checks that a required text field is non-empty, valid UTF-8,
-// free of control characters and at most max bytes long.
+// at most max bytes long, and free of control characters and of the
+// invisible format characters that make one text look like another.
 func validateText(field, s string, max int) error {
 	if strings.TrimSpace(s) == "" {
 		return Errorf(KindInvalid, "invalid_"+field, "%s: required", field)
@@ -170,9 +195,31 @@ func validateText(field, s string, max int) error {
 		return Errorf(KindInvalid, "invalid_"+field, "%s: not valid UTF-8", field)
 	}
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) {
 			return Errorf(KindInvalid, "invalid_"+field, "%s: control characters not allowed", field)
+		}
+		if spoofingFormat(r) {
+			return Errorf(KindInvalid, "invalid_"+field,
+				"%s: invisible formatting character U+%04X not allowed", field, r)
 		}
 	}
 	return nil
+}
+
+// spoofingFormat reports whether r is an invisible character that can make
+// a name display as another: bidirectional embeddings, overrides, isolates
+// and marks, zero-width characters, the byte order mark, and line and
+// paragraph separators (names are one line).
+func spoofingFormat(r rune) bool {
+	switch {
+	case r >= 0x200B && r <= 0x200F: // zero-width space, joiners, LRM, RLM
+		return true
+	case r >= 0x2028 && r <= 0x202E: // line/paragraph separators, bidi embeddings, overrides
+		return true
+	case r >= 0x2060 && r <= 0x2069: // word joiner, invisible operators, bidi isolates
+		return true
+	case r == 0x061C || r == 0xFEFF: // Arabic letter mark, zero-width no-break space
+		return true
+	}
+	return false
 }

@@ -43,7 +43,7 @@ type peerAddOptions struct {
 func (a *app) peerAddCmd() *cobra.Command {
 	var o peerAddOptions
 	cmd := &cobra.Command{
-		Use:   "add (URL | - | --url-file FILE) [--name NAME] [--common-name CN]",
+		Use:   "add (URL | - | --url-file FILE|-) [--name NAME] [--common-name CN]",
 		Short: "Enroll with a grantor using the enrollment URL it issued",
 		Long: "Enroll with a grantor using the enrollment URL it issued. The URL is a\n" +
 			"secret: prefer --url-file FILE or \"-\" (standard input) to an argument,\n" +
@@ -65,7 +65,8 @@ func (a *app) peerAddCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.urlFile, "url-file", "", "read the enrollment URL from this file")
+	f.StringVar(&o.urlFile, "url-file", "",
+		"read the enrollment URL from this file (\"-\": standard input)")
 	f.StringVar(&o.displayName, "name", "", "display name of the grantor (default: its host)")
 	f.StringVar(&o.commonName, "common-name", "",
 		"common name put in the certificate request (default: the display name)")
@@ -74,7 +75,8 @@ func (a *app) peerAddCmd() *cobra.Command {
 }
 
 // enrollmentURLText returns the enrollment URL from exactly one source: the
-// argument, standard input ("-") or --url-file.
+// argument, standard input ("-" as the argument or as --url-file) or
+// --url-file.
 func (a *app) enrollmentURLText(cmd *cobra.Command, args []string, file string) (string, error) {
 	var r io.Reader
 	switch {
@@ -83,6 +85,8 @@ func (a *app) enrollmentURLText(cmd *cobra.Command, args []string, file string) 
 	case len(args) == 0 && file == "":
 		return "", errors.New("no enrollment URL: give it with --url-file FILE, " +
 			"on standard input with -, or as an argument")
+	case file == "-":
+		r = cmd.InOrStdin()
 	case file != "":
 		f, err := os.Open(file)
 		if err != nil {

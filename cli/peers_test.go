@@ -137,7 +137,7 @@ func TestPeerAdd(t *testing.T) {
 		status     int // the grantor's enrollment answer; zero: a certificate
 		body       any
 		badPin     bool
-		source     string // "file", "stdin" or "arg"
+		source     string // "file", "stdin", "url-file stdin" or "arg"
 		wantCalls  []string
 		wantEnroll int32
 		wantError  string
@@ -145,6 +145,8 @@ func TestPeerAdd(t *testing.T) {
 		{name: "from a file", source: "file", wantEnroll: 1,
 			wantCalls: []string{"POST keypair", "PATCH cert"}},
 		{name: "from stdin", source: "stdin", wantEnroll: 1,
+			wantCalls: []string{"POST keypair", "PATCH cert"}},
+		{name: "from stdin with --url-file -", source: "url-file stdin", wantEnroll: 1,
 			wantCalls: []string{"POST keypair", "PATCH cert"}},
 		{name: "from an argument", source: "arg", wantEnroll: 1,
 			wantCalls: []string{"POST keypair", "PATCH cert"}},
@@ -172,6 +174,8 @@ func TestPeerAdd(t *testing.T) {
 				args = append(args, "--url-file", writeFile(t, "url", enrollURL+"\n"))
 			case "stdin":
 				args, stdin = append(args, "-"), enrollURL+"\n"
+			case "url-file stdin":
+				args, stdin = append(args, "--url-file", "-"), enrollURL+"\n"
 			default:
 				args = append(args, enrollURL)
 			}

@@ -3,6 +3,7 @@ package federation_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,4 +229,88 @@ func listGrants(t *testing.T, g *fedtest.Gateway) []*mosaic.Grant {
 		t.Fatal(err)
 	}
 	return gs
+}
+
+func TestGrantExpiry(t *testing.T) {
+	g := fedtest.New(t, fedtest.Options{})
+	ctx := context.Background()
+	user := g.User(t, "Ada")
+	expires := time.Now().Add(1200 * time.Millisecond)
+	create := func(exp *time.Time) *mosaic.Grant {
+		gr, err := g.Svc.CreateGrant(ctx, federation.GrantInput{
+			UserID: user.ID, PeerName: "P", Scope: fedtest.Scope(5, "tasks"), ExpiresAt: exp,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gr
+	}
+	expiredPending, livePending := create(&expires), create(nil)
+	expiredActive := enrollExpiring(t, g, user.ID, expires)
+	liveActive := g.Enroll(t, user.ID, fedtest.Scope(5, "tasks")).Grant
+	time.Sleep(time.Until(expires) + 100*time.Millisecond)
+
+	// Shown and listed as expired, though nothing marked them yet.
+	for _, gr := range []*mosaic.Grant{expiredPending, expiredActive} {
+		got, err := g.Svc.FindGrant(ctx, gr.ID)
+		if err != nil || got.Status != mosaic.GrantExpired {
+			t.Errorf("FindGrant = %+v, %v; want expired", got, err)
+		}
+	}
+	tests := []struct {
+		status mosaic.GrantStatus
+		want   []string
+	}{
+		{mosaic.GrantExpired, []string{expiredPending.ID, expiredActive.ID}},
+		{mosaic.GrantPending, []string{livePending.ID}},
+		{mosaic.GrantActive, []string{liveActive.ID}},
+	}
+	for _, tc := range tests {
+		t.Run("list "+string(tc.status), func(t *testing.T) {
+			got, err := g.Svc.ListGrants(ctx, mosaic.GrantFilter{Status: tc.status})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, gr := range got {
+				ids = append(ids, gr.ID)
+				if gr.Status != tc.status {
+					t.Errorf("grant %s listed as %s under %s", gr.ID, gr.Status, tc.status)
+				}
+			}
+			if strings.Join(ids, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("listed %v, want %v", ids, tc.want)
+			}
+		})
+	}
+	for _, gr := range listGrants(t, g) {
+		if gr.ID == expiredActive.ID && gr.Status != mosaic.GrantExpired {
+			t.Errorf("unfiltered listing shows %s as %s", gr.ID, gr.Status)
+		}
+	}
+
+	// Expired is final: no revocation, no audit event.
+	for _, gr := range []*mosaic.Grant{expiredPending, expiredActive} {
+		_, err := g.Svc.Revoke(ctx, gr.ID, "too late")
+		wantCode(t, err, http.StatusConflict, "grant_not_revocable")
+		if evs := g.Audit(t, mosaic.AuditFilter{GrantID: gr.ID}); len(evs) > 0 &&
+			evs[0].Verb == mosaic.VerbRevoke {
+			t.Errorf("refused revocation audited: %+v", evs[0])
+		}
+	}
+}
+
+// enrollExpiring creates a grant of userID's tasks that expires at exp and
+// redeems a token for it, returning the active grant.
+func enrollExpiring(t *testing.T, g *fedtest.Gateway, userID string,
+	exp time.Time) *mosaic.Grant {
+	t.Helper()
+	gr, err := g.Svc.CreateGrant(context.Background(), federation.GrantInput{
+		UserID: userID, PeerName: "Expiring", Scope: fedtest.Scope(5, "tasks"), ExpiresAt: &exp,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	redeemChain(t, g, gr.ID)
+	return gr
 }

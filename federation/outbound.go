@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/mosaicgw/mosaic"
@@ -91,9 +92,9 @@ func validateKeypairInput(in KeypairInput) (string, error) {
 	return normalizeEndpoint(in.EndpointURL)
 }
 
-// normalizeEndpoint checks a remote gateway's base URL: https, a host, no
-// user information, query or fragment, and an empty or "/" path. It returns
-// "https://host[:port]".
+// normalizeEndpoint checks a remote gateway's base URL: https, a host, a
+// port between 1 and 65535 if any, no user information, query or fragment,
+// and an empty or "/" path. It returns "https://host[:port]".
 func normalizeEndpoint(s string) (string, error) {
 	u, err := url.Parse(s)
 	bad := err != nil || u.Scheme != "https" || u.Opaque != "" || u.User != nil ||
@@ -103,6 +104,13 @@ func normalizeEndpoint(s string) (string, error) {
 	if bad {
 		return "", mosaic.Errorf(mosaic.KindInvalid, "invalid_endpointUrl",
 			"endpointUrl: must be https://host[:port] with no path, query, fragment or user")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != p {
+			return "", mosaic.Errorf(mosaic.KindInvalid, "invalid_endpointUrl",
+				"endpointUrl: the port must be a number from 1 to 65535")
+		}
 	}
 	return "https://" + u.Host, nil
 }

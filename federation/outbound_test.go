@@ -76,6 +76,19 @@ func TestCreateKeypairRefusals(t *testing.T) {
 		{"fragment", endpoint("https://b.example#ca=x"), "invalid_endpointUrl"},
 		{"empty fragment", endpoint("https://b.example#"), "invalid_endpointUrl"},
 		{"not a URL", endpoint("b.example:8443"), "invalid_endpointUrl"},
+		{"port zero", endpoint("https://b.example:0"), "invalid_endpointUrl"},
+		{"port too large", endpoint("https://b.example:65536"), "invalid_endpointUrl"},
+		{"port far too large", endpoint("https://b.example:99999999999999999999"),
+			"invalid_endpointUrl"},
+		{"port not a number", endpoint("https://b.example:84x3"), "invalid_endpointUrl"},
+		{"port with leading zero", endpoint("https://b.example:08443"), "invalid_endpointUrl"},
+		{"IPv6 port zero", endpoint("https://[::1]:0"), "invalid_endpointUrl"},
+		{"display name with bidi override", func(in *federation.KeypairInput) {
+			in.DisplayName = "Gateway \u202eB"
+		}, "invalid_displayName"},
+		{"common name with zero-width space", func(in *federation.KeypairInput) {
+			in.CommonName = "gateway\u200b-a"
+		}, "invalid_commonName"},
 		{"empty pin", func(in *federation.KeypairInput) { in.CAPin = "" }, "invalid_pin"},
 		{"short pin", func(in *federation.KeypairInput) { in.CAPin = pin[:20] }, "invalid_pin"},
 		{"pin without prefix", func(in *federation.KeypairInput) { in.CAPin = pin[7:] },
@@ -106,6 +119,13 @@ func TestCreateKeypairRefusals(t *testing.T) {
 	}
 	if p, _ := a.Svc.FindPeer(context.Background(), id); p.EndpointURL != "https://b.example:8443" {
 		t.Errorf("endpoint = %q", p.EndpointURL)
+	}
+	for _, ok := range []string{"https://b.example:1", "https://b.example:65535",
+		"https://[::1]:8443", "https://b.example"} {
+		in.EndpointURL = ok
+		if _, _, err := a.Svc.CreateKeypair(context.Background(), in); err != nil {
+			t.Errorf("endpoint %q refused: %v", ok, err)
+		}
 	}
 }
 

@@ -14,10 +14,11 @@ import (
 
 // FederatedRequest is one federated read as it arrived over mutual TLS.
 type FederatedRequest struct {
-	// Cert is the client's leaf certificate from the connection state of
-	// this very request, after the TLS layer verified its chain; nil when
-	// the client presented none or it did not verify.
-	Cert *x509.Certificate
+	// Certs are the certificates the client presented on the connection of
+	// this very request (tls.ConnectionState.PeerCertificates): its leaf
+	// first, then any intermediates it sent. They have not been verified;
+	// ReadFederated verifies them. Empty when the client presented none.
+	Certs []*x509.Certificate
 	// Resource is the path value naming what to read.
 	Resource string
 	// Limit, Cursor and Since are the raw query values; empty means unset.
@@ -47,11 +48,13 @@ type authorized struct {
 }
 
 // ReadFederated authorizes a federated request and returns one page of the
-// grant's subject user's data (DESIGN §3.4). A request without a usable
-// certificate is 401 "client_certificate_required"; authorization failures
-// are 403 with the reason codes of docs/API.md; an unknown resource is 404
-// "unknown_resource"; a bad limit, cursor or since is 400. Every request,
-// allowed or denied, writes one audit event.
+// grant's subject user's data (DESIGN §3.4). A request without a client
+// certificate is 401 "client_certificate_required"; one whose certificate
+// does not verify against the CA's client roots is 403
+// "certificate_invalid"; authorization failures are 403 with the reason
+// codes of docs/API.md; an unknown resource is 404 "unknown_resource"; a
+// bad limit, cursor or since is 400. Every request, allowed or denied,
+// writes one audit event.
 func (s *Service) ReadFederated(ctx context.Context, req FederatedRequest) (*FederatedPage, error) {
 	ev := &mosaic.AuditEvent{
 		Time:       s.now(),
@@ -106,14 +109,15 @@ func (s *Service) readFederated(ctx context.Context, req FederatedRequest,
 // authorize checks the certificate, the grant it names and the resource.
 func (s *Service) authorize(ctx context.Context, req FederatedRequest,
 	ev *mosaic.AuditEvent) (*authorized, error) {
-	if err := s.checkCertTime(req.Cert); err != nil {
+	ev.CertSerial = presentedSerial(req.Certs)
+	leaf, err := s.verifyClientCert(ctx, req.Certs)
+	if err != nil {
 		return nil, err
 	}
-	serial := pki.SerialHex(req.Cert)
-	ev.CertSerial = serial
+	serial := pki.SerialHex(leaf)
 
-	// The identity comes from this request's certificate.
-	id, err := pki.ParseIdentity(req.Cert)
+	// The identity comes from this request's certificate, once verified.
+	id, err := pki.ParseIdentity(leaf)
 	if err != nil {
 		return nil, err
 	}
@@ -140,24 +144,10 @@ func (s *Service) authorize(ctx context.Context, req FederatedRequest,
 	return &authorized{grant: g, resource: r}, nil
 }
 
-// checkCertTime refuses a missing certificate, and one outside its
-// validity: the TLS layer checked it at the handshake, but a kept-alive
-// connection can outlive it.
-func (s *Service) checkCertTime(cert *x509.Certificate) error {
-	if cert == nil {
-		return mosaic.Errorf(mosaic.KindUnauthorized, "client_certificate_required",
-			"a verified client certificate is required")
-	}
-	now := s.now()
-	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
-		return mosaic.Errorf(mosaic.KindUnauthorized, "client_certificate_required",
-			"the client certificate is not valid now")
-	}
-	return nil
-}
-
 // checkGrant looks up the grant a certificate speaks for and checks that it
-// and its peer are active and that the certificate is their current one.
+// and its peer are active and that the certificate is the one the grant was
+// activated with. Each grant has its own certificate: a later grant of the
+// same peer does not supersede it (the peer row shows the latest one).
 func (s *Service) checkGrant(ctx context.Context, id mosaic.Identity, serial string,
 	ev *mosaic.AuditEvent) (*mosaic.Grant, error) {
 	g, err := s.cfg.Store.FindGrant(ctx, id.GrantID)
@@ -186,17 +176,14 @@ func (s *Service) checkGrant(ctx context.Context, id mosaic.Identity, serial str
 	if err != nil {
 		return nil, err
 	}
-	if serial != current || serial != p.CertSerial {
-		return nil, forbidden("serial_superseded", "certificate is not the peer's current one")
+	if current == "" || serial != current {
+		return nil, forbidden("serial_superseded", "certificate is not the grant's current one")
 	}
 	return g, nil
 }
 
-// checkActive refuses a grant that is not active or whose expiry passed.
-//
-// TODO(grant-expiry): a grant past its expiry is refused here and by token
-// issuing, but its status stays active or pending: the store has no way yet
-// to mark it expired, so listings show the stored status.
+// checkActive refuses a grant that is not active or whose expiry passed,
+// whether or not its stored status says so yet (see effectiveStatus).
 func (s *Service) checkActive(g *mosaic.Grant) error {
 	switch {
 	case g.Status == mosaic.GrantExpired:

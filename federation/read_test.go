@@ -2,11 +2,8 @@ package federation_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"math/big"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -80,18 +77,19 @@ func newReadEnv(t *testing.T) *readEnv {
 	return e
 }
 
-// read sends a federated read with cert.
-func (e *readEnv) read(cert *x509.Certificate, resource, limit, cursor, since string) (
+// read sends a federated read presenting certs: a leaf, then
+// intermediates.
+func (e *readEnv) read(certs []*x509.Certificate, resource, limit, cursor, since string) (
 	*federation.FederatedPage, error) {
 	return e.g.Svc.ReadFederated(context.Background(), federation.FederatedRequest{
-		Cert: cert, Resource: resource, Limit: limit, Cursor: cursor, Since: since,
+		Certs: certs, Resource: resource, Limit: limit, Cursor: cursor, Since: since,
 		Source: source, RequestID: "req-" + mosaic.NewID(),
 	})
 }
 
 func TestReadFederatedPages(t *testing.T) {
 	e := newReadEnv(t)
-	leaf := e.enrolled.Leaf
+	leaf := e.enrolled.Chain(t)
 
 	// Follow the cursor through every page: Ada's tasks only, in order.
 	var got []string
@@ -170,7 +168,7 @@ func TestReadFederatedBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.read(e.enrolled.Leaf, tc.resource, tc.limit, tc.cursor, tc.since)
+			_, err := e.read(e.enrolled.Chain(t), tc.resource, tc.limit, tc.cursor, tc.since)
 			wantCode(t, err, tc.status, tc.code)
 			ev := lastEvent(t, e.g)
 			if ev.Verb != mosaic.VerbRead || ev.Outcome != mosaic.OutcomeDenied ||
@@ -185,23 +183,28 @@ func TestReadFederatedBadInput(t *testing.T) {
 func TestReadFederatedIdentity(t *testing.T) {
 	e := newReadEnv(t)
 	gr := e.enrolled.Grant
+	inter := e.g.CA.Intermediate()
+	forged := func(grantID, userID string) []*x509.Certificate {
+		id := mosaic.Identity{GrantID: grantID, SubjectUserID: userID}
+		return e.g.Forge(t, fedtest.ClientTemplate(t, id)).Chain(inter)
+	}
+	noIdentity := e.g.Forge(t, fedtest.ClientTemplate(t, mosaic.Identity{})).Chain(inter)
 	tests := []struct {
 		name   string
-		cert   *x509.Certificate
+		certs  []*x509.Certificate
 		status int
 		code   string
 	}{
 		{"no certificate", nil, 401, "client_certificate_required"},
-		{"no identity extensions", testCert(t, nil), 403, "identity_invalid"},
-		{"grant id not an id", testCert(t, identity(t, "grant", e.ada.ID)), 403, "identity_invalid"},
-		{"unknown grant", testCert(t, identity(t, mosaic.NewID(), e.ada.ID)), 403, "grant_not_found"},
-		{"another subject", testCert(t, identity(t, gr.ID, e.bob.ID)), 403, "identity_invalid"},
-		{"not the issued certificate", testCert(t, identity(t, gr.ID, e.ada.ID)), 403,
-			"serial_superseded"},
+		{"no identity extensions", noIdentity, 403, "identity_invalid"},
+		{"grant id not an id", forged("grant", e.ada.ID), 403, "identity_invalid"},
+		{"unknown grant", forged(mosaic.NewID(), e.ada.ID), 403, "grant_not_found"},
+		{"another subject", forged(gr.ID, e.bob.ID), 403, "identity_invalid"},
+		{"not the issued certificate", forged(gr.ID, e.ada.ID), 403, "serial_superseded"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.read(tc.cert, "tasks", "", "", "")
+			_, err := e.read(tc.certs, "tasks", "", "", "")
 			wantCode(t, err, tc.status, tc.code)
 			if ev := lastEvent(t, e.g); ev.Outcome != mosaic.OutcomeDenied || ev.Reason != tc.code {
 				t.Errorf("audit event = %+v", ev)
@@ -213,13 +216,13 @@ func TestReadFederatedIdentity(t *testing.T) {
 func TestReadFederatedGrantStates(t *testing.T) {
 	e := newReadEnv(t)
 	ctx := context.Background()
-	if _, err := e.read(e.enrolled.Leaf, "tasks", "", "", ""); err != nil {
+	if _, err := e.read(e.enrolled.Chain(t), "tasks", "", "", ""); err != nil {
 		t.Fatalf("read before revocation: %v", err)
 	}
 	if _, err := e.g.Svc.Revoke(ctx, e.enrolled.Grant.ID, "stop"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.read(e.enrolled.Leaf, "tasks", "", "", "")
+	_, err := e.read(e.enrolled.Chain(t), "tasks", "", "", "")
 	wantCode(t, err, 403, "grant_not_active")
 
 	// A grant past its expiry refuses reads even before it is marked.
@@ -230,7 +233,7 @@ func TestReadFederatedGrantStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf := redeemLeaf(t, e.g, gr.ID)
+	leaf := redeemChain(t, e.g, gr.ID)
 	if _, err := e.read(leaf, "tasks", "", "", ""); err != nil {
 		t.Fatalf("read before expiry: %v", err)
 	}
@@ -240,32 +243,56 @@ func TestReadFederatedGrantStates(t *testing.T) {
 
 	// A certificate past its notAfter is refused even on a live connection.
 	e.clock.advance(48 * time.Hour)
-	_, err = e.read(e.credsPeer.Leaf, "credentials", "", "", "")
-	wantCode(t, err, 401, "client_certificate_required")
+	_, err = e.read(e.credsPeer.Chain(t), "credentials", "", "", "")
+	wantCode(t, err, 403, "certificate_invalid")
 }
 
-func TestReadFederatedSerialSuperseded(t *testing.T) {
+func TestReadFederatedTwoGrantsOfOnePeer(t *testing.T) {
 	e := newReadEnv(t)
 	ctx := context.Background()
+	first := e.enrolled
 
-	// A second grant to the same peer gives it a new certificate.
+	// A second grant to the same peer gets its own certificate; the first
+	// grant's stays good for the first grant.
 	second, err := e.g.Svc.CreateGrant(ctx, federation.GrantInput{
-		UserID: e.ada.ID, PeerID: e.enrolled.Grant.PeerID, Scope: fedtest.Scope(3, "notes"),
+		UserID: e.ada.ID, PeerID: first.Grant.PeerID, Scope: fedtest.Scope(3, "notes"),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf := redeemLeaf(t, e.g, second.ID)
-	if _, err := e.read(leaf, "notes", "", "", ""); err != nil {
-		t.Fatalf("read with the new certificate: %v", err)
+	chain := redeemChain(t, e.g, second.ID)
+	if _, err := e.read(chain, "notes", "", "", ""); err != nil {
+		t.Fatalf("read with the second grant's certificate: %v", err)
 	}
-	_, err = e.read(e.enrolled.Leaf, "tasks", "", "", "")
-	wantCode(t, err, 403, "serial_superseded")
+	if _, err := e.read(first.Chain(t), "tasks", "", "", ""); err != nil {
+		t.Fatalf("read with the first grant's certificate: %v", err)
+	}
+	peer, err := e.g.Svc.FindPeer(ctx, first.Grant.PeerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peer.CertSerial != pki.SerialHex(chain[0]) {
+		t.Errorf("peer shows serial %s, want the latest %s", peer.CertSerial,
+			pki.SerialHex(chain[0]))
+	}
+
+	// A certificate of our CA for the grant, but not the one it was
+	// activated with, is refused.
+	inter := e.g.CA.Intermediate()
+	for _, gr := range []*mosaic.Grant{first.Grant, second} {
+		id := mosaic.Identity{GrantID: gr.ID, SubjectUserID: e.ada.ID}
+		other := e.g.Forge(t, fedtest.ClientTemplate(t, id)).Chain(inter)
+		_, err := e.read(other, "notes", "", "", "")
+		wantCode(t, err, 403, "serial_superseded")
+	}
+	// Nor does one grant's certificate read under the other's scope.
+	_, err = e.read(chain, "tasks", "", "", "")
+	wantCode(t, err, 403, "resource_not_in_scope")
 }
 
 func TestReadFederatedCredentialsAreMetadata(t *testing.T) {
 	e := newReadEnv(t)
-	page, err := e.read(e.credsPeer.Leaf, "credentials", "", "", "")
+	page, err := e.read(e.credsPeer.Chain(t), "credentials", "", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +315,7 @@ func TestReadFederatedCredentialsAreMetadata(t *testing.T) {
 
 func TestReadFederatedAudit(t *testing.T) {
 	e := newReadEnv(t)
-	if _, err := e.read(e.enrolled.Leaf, "tasks", "2", "", ""); err != nil {
+	if _, err := e.read(e.enrolled.Chain(t), "tasks", "2", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	ev := lastEvent(t, e.g)
@@ -308,53 +335,22 @@ func TestReadFederatedAudit(t *testing.T) {
 	}
 }
 
-// redeemLeaf redeems a token for a pending grant and returns the leaf.
-func redeemLeaf(t *testing.T, g *fedtest.Gateway, grantID string) *x509.Certificate {
+// redeemChain redeems a token for a pending grant and returns what the
+// peer presents: the leaf, then the intermediates.
+func redeemChain(t *testing.T, g *fedtest.Gateway, grantID string) []*x509.Certificate {
 	t.Helper()
 	_, csr := fedtest.NewCSR(t)
 	out, err := redeem(g, g.Token(t, grantID).Token.Reveal(), csr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certs, err := pki.ParseCerts(out.CertPEM)
+	leaf, err := pki.ParseCerts(out.CertPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return certs[0]
-}
-
-// identity returns the identity extensions for the ids.
-func identity(t *testing.T, grantID, userID string) []pkix.Extension {
-	t.Helper()
-	exts, err := pki.IdentityExtensions(mosaic.Identity{GrantID: grantID, SubjectUserID: userID})
+	chain, err := pki.ParseCerts(out.CertChainPEM)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return exts
-}
-
-// testCert returns a self-signed client certificate with the extensions,
-// as if the TLS layer had let it through: the service's checks alone must
-// refuse it.
-func testCert(t *testing.T, exts []pkix.Extension) *x509.Certificate {
-	t.Helper()
-	key, _ := fedtest.NewCSR(t)
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	tmpl := &x509.Certificate{
-		SerialNumber:    serial,
-		Subject:         pkix.Name{CommonName: "intruder"},
-		NotBefore:       time.Now().Add(-time.Hour),
-		NotAfter:        time.Now().Add(time.Hour),
-		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		ExtraExtensions: exts,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
+	return append(leaf, chain[:len(chain)-1]...)
 }

@@ -59,13 +59,19 @@ type Config struct {
 	// ClaimTimeout is the age after which a token claim counts as stale.
 	// Zero means DefaultClaimTimeout.
 	ClaimTimeout time.Duration
+	// RootsRefresh is how long the CA's client roots are kept before they
+	// are asked for again. Zero means DefaultRootsRefresh.
+	RootsRefresh time.Duration
 }
 
 // Service runs the federation flows over a store, a CA and a sealer. It is
-// safe for concurrent use; it keeps no state of its own between calls.
+// safe for concurrent use. The only state it keeps between calls is the
+// pool of the CA's client roots; who a request speaks for is always read
+// from that request's own certificate.
 type Service struct {
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	roots *rootsCache
 }
 
 // New returns a Service for cfg, filling in defaults.
@@ -82,8 +88,15 @@ func New(cfg Config) *Service {
 	if cfg.ClaimTimeout <= 0 {
 		cfg.ClaimTimeout = DefaultClaimTimeout
 	}
+	if cfg.RootsRefresh <= 0 {
+		cfg.RootsRefresh = DefaultRootsRefresh
+	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
-	return &Service{cfg: cfg, log: cfg.Logger.With(slog.String("component", "federation"))}
+	return &Service{
+		cfg:   cfg,
+		log:   cfg.Logger.With(slog.String("component", "federation")),
+		roots: &rootsCache{},
+	}
 }
 
 // now returns the current time in UTC.

@@ -24,9 +24,10 @@ const maxJSONDepth = 32
 // decodeJSON reads the request body into dst, a pointer to a request struct,
 // strictly: Content-Type application/json (else 415), at most MaxBodyBytes
 // whether or not a Content-Length was sent (else 413), syntactically valid,
-// no duplicate key at any level, every key exactly a json tag of the field
-// it fills (so neither unknown nor case-folded keys pass), and nothing after
-// the value. Every failure is a *mosaic.Error.
+// a JSON object (not null, an array or a scalar), no duplicate key at any
+// level, every key exactly a json tag of the field it fills (so neither
+// unknown nor case-folded keys pass), and nothing after the value. Every
+// failure is a *mosaic.Error.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return err
@@ -95,8 +96,11 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 func decodeError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return mosaic.WrapError(mosaic.KindInvalid, "invalid_json",
-			"field "+typeErr.Field+": wrong type", err)
+		what := "request body"
+		if typeErr.Field != "" {
+			what = "field " + typeErr.Field
+		}
+		return mosaic.WrapError(mosaic.KindInvalid, "invalid_json", what+": wrong type", err)
 	}
 	if strings.HasPrefix(err.Error(), "json: unknown field") {
 		return mosaic.WrapError(mosaic.KindInvalid, "unknown_field", "unknown field", err)
@@ -111,12 +115,13 @@ type keyWalker struct {
 }
 
 // checkKeys walks body as JSON meant for a value of type t: it rejects
-// syntax errors, duplicate keys, keys that are not exactly a field's json
-// tag, nesting deeper than maxJSONDepth, and data after the value.
+// syntax errors, a body that is not an object, duplicate keys, keys that
+// are not exactly a field's json tag, nesting deeper than maxJSONDepth, and
+// data after the value.
 func checkKeys(body []byte, t reflect.Type) error {
 	kw := keyWalker{dec: json.NewDecoder(bytes.NewReader(body))}
 	kw.dec.UseNumber()
-	if err := kw.value(t, "", 0); err != nil {
+	if err := kw.topObject(t); err != nil {
 		return err
 	}
 	if _, err := kw.dec.Token(); err != io.EOF {
@@ -124,6 +129,23 @@ func checkKeys(body []byte, t reflect.Type) error {
 			"request body has data after the JSON value")
 	}
 	return nil
+}
+
+// topObject walks the body's value, which must be an object: every request
+// body of this API is one, and null or any other value would leave the
+// request struct silently empty.
+func (kw keyWalker) topObject(t reflect.Type) error {
+	tok, err := kw.dec.Token()
+	if err == io.EOF {
+		return mosaic.Errorf(mosaic.KindInvalid, "invalid_json", "request body is empty or truncated")
+	}
+	if err != nil {
+		return syntaxError(err)
+	}
+	if tok != json.Delim('{') {
+		return mosaic.Errorf(mosaic.KindInvalid, "invalid_json", "body must be a JSON object")
+	}
+	return kw.object(t, "", 0)
 }
 
 // value walks one JSON value.

@@ -89,6 +89,79 @@ func TestStrictBodies(t *testing.T) {
 	g.adminDo(t, "POST", "/api/admin/federation/grants", valid).wantStatus(t, http.StatusCreated)
 }
 
+func TestBodyMustBeObject(t *testing.T) {
+	g := startGateway(t)
+	ada := g.createUser(t, "Ada")
+	gr := g.createGrant(t, ada.ID, tasksScope)
+	tok := g.issueToken(t, gr.ID)
+	for _, text := range []string{`null`, `[]`, `[{"userId":"x"}]`, `"x"`, `5`, `true`,
+		` null `} {
+		t.Run(text, func(t *testing.T) {
+			for _, target := range []struct{ url, auth string }{
+				{g.admin.URL + "/api/admin/federation/grants", "Bearer " + adminToken},
+				{g.admin.URL + "/api/admin/users", "Bearer " + adminToken},
+				{g.admin.URL + "/api/admin/federation/grants/" + gr.ID + "/revoke", "Bearer " +
+					adminToken},
+				{g.fed.URL + "/api/federation/enrollment/" + tok.Token, ""},
+			} {
+				method := "POST"
+				if strings.HasSuffix(target.url, "/revoke") {
+					method = "PATCH"
+				}
+				req, _ := http.NewRequest(method, target.url, strings.NewReader(text))
+				req.Header.Set("Content-Type", "application/json")
+				if target.auth != "" {
+					req.Header.Set("Authorization", target.auth)
+				}
+				c := g.admin.Client()
+				if target.auth == "" {
+					c = g.fedClient(t)
+				}
+				a := send(t, c, req)
+				a.wantError(t, 400, "invalid_json")
+				var e apiError
+				a.decode(t, &e)
+				if e.Error.Message != "body must be a JSON object" {
+					t.Errorf("%s: message %q", target.url, e.Error.Message)
+				}
+			}
+		})
+	}
+
+	// Nothing was created, revoked or redeemed.
+	got := g.adminDo(t, "GET", "/api/admin/federation/grants/"+gr.ID, nil)
+	if !strings.Contains(string(got.body), `"status":"pending"`) {
+		t.Errorf("grant after refused bodies: %s", got.body)
+	}
+	var users struct{ Items []mosaic.User }
+	g.adminDo(t, "GET", "/api/admin/users", nil).decode(t, &users)
+	if len(users.Items) != 1 {
+		t.Errorf("users = %d, want 1", len(users.Items))
+	}
+}
+
+func TestWrongTypeNamesField(t *testing.T) {
+	g := startGateway(t)
+	tests := []struct {
+		body, message string
+	}{
+		{`{"userId":5}`, "field userId: wrong type"},
+		{`{"scope":{"resources":"tasks"}}`, "field scope.resources: wrong type"},
+		{`{"scope":[]}`, "field scope: wrong type"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.body, func(t *testing.T) {
+			a := g.adminDo(t, "POST", "/api/admin/federation/grants", tc.body)
+			a.wantError(t, 400, "invalid_json")
+			var e apiError
+			a.decode(t, &e)
+			if e.Error.Message != tc.message {
+				t.Errorf("message %q, want %q", e.Error.Message, tc.message)
+			}
+		})
+	}
+}
+
 // body is a JSON request of the given text.
 func body(s string) rawRequest {
 	return rawRequest{"application/json", strings.NewReader(s), 0}

@@ -16,7 +16,7 @@ func (s *server) registerFederationRoutes(mux *http.ServeMux, caChainPEM string)
 }
 
 // serveCA returns the handler that serves the CA chain, public like any
-// CA's roots.
+// CA's roots; a client certificate, if any, plays no part.
 func serveCA(chainPEM string) http.HandlerFunc {
 	body := []byte(chainPEM)
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +40,8 @@ type enrollAnswer struct {
 }
 
 // enroll redeems an enrollment token for a client certificate. A body that
-// cannot be decoded is refused, and audited, like any other failure.
+// cannot be decoded is refused, and audited, like any other failure. A
+// client certificate, if the client sent one, plays no part.
 func (s *server) enroll(w http.ResponseWriter, r *http.Request) {
 	in := federation.RedeemInput{
 		Token:     r.PathValue("token"),
@@ -73,12 +74,12 @@ type readAnswer struct {
 }
 
 // readFederated serves one page of a resource to a peer. The identity is
-// the client certificate of this request's connection, and only if the TLS
-// layer verified its chain.
+// the client certificate of this request's connection, which the service
+// verifies against the CA's client roots.
 func (s *server) readFederated(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	page, err := s.svc.ReadFederated(r.Context(), federation.FederatedRequest{
-		Cert:      verifiedLeaf(r),
+		Certs:     peerCerts(r),
 		Resource:  r.PathValue("resource"),
 		Limit:     q.Get("limit"),
 		Cursor:    q.Get("cursor"),
@@ -101,11 +102,12 @@ func (s *server) readFederated(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// verifiedLeaf returns the client's leaf certificate if the TLS layer
-// verified its chain for this connection, else nil.
-func verifiedLeaf(r *http.Request) *x509.Certificate {
-	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+// peerCerts returns the certificates the client presented on this
+// request's connection, leaf first, unverified; nil without TLS or without
+// a certificate.
+func peerCerts(r *http.Request) []*x509.Certificate {
+	if r.TLS == nil {
 		return nil
 	}
-	return r.TLS.PeerCertificates[0]
+	return r.TLS.PeerCertificates
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -18,12 +19,14 @@ func (s *server) registerGrantRoutes(mux *http.ServeMux) {
 }
 
 // createGrantRequest is the body of POST /api/admin/federation/grants.
+// ExpiresAt is decoded by parseExpiresAt, so that a malformed time is
+// refused naming its field.
 type createGrantRequest struct {
-	UserID    string       `json:"userId"`
-	PeerID    string       `json:"peerId"`
-	PeerName  string       `json:"peerName"`
-	Scope     mosaic.Scope `json:"scope"`
-	ExpiresAt *time.Time   `json:"expiresAt"`
+	UserID    string          `json:"userId"`
+	PeerID    string          `json:"peerId"`
+	PeerName  string          `json:"peerName"`
+	Scope     mosaic.Scope    `json:"scope"`
+	ExpiresAt json.RawMessage `json:"expiresAt"`
 }
 
 // createGrant adds a pending grant, with a new inbound peer when the
@@ -34,18 +37,41 @@ func (s *server) createGrant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	expires, err := parseExpiresAt(req.ExpiresAt)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	g, err := s.svc.CreateGrant(r.Context(), federation.GrantInput{
 		UserID:    req.UserID,
 		PeerID:    req.PeerID,
 		PeerName:  req.PeerName,
 		Scope:     req.Scope,
-		ExpiresAt: req.ExpiresAt,
+		ExpiresAt: expires,
 	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, g)
+}
+
+// parseExpiresAt reads an optional expiry: absent or null for none, else a
+// string holding an RFC 3339 time.
+func parseExpiresAt(raw json.RawMessage) (*time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	invalid := clientError("invalid_expiresAt", "expiresAt: must be an RFC 3339 time")
+	var text string
+	if err := json.Unmarshal(raw, &text); err != nil {
+		return nil, invalid
+	}
+	t, err := time.Parse(time.RFC3339, text)
+	if err != nil {
+		return nil, invalid
+	}
+	return &t, nil
 }
 
 // listGrants lists grants, optionally of one peer or in one status.

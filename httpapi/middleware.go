@@ -15,8 +15,12 @@ import (
 	"github.com/mosaicgw/mosaic/pki"
 )
 
-// maxLoggedPath bounds the path written to the access log.
-const maxLoggedPath = 200
+// Bounds of what the access log writes: the path, and the serial of a
+// client certificate (20 octets in hex, the most RFC 5280 allows).
+const (
+	maxLoggedPath   = 200
+	maxLoggedSerial = 40
+)
 
 // middleware gives each request an id (in its context and the X-Request-Id
 // header), turns a panic into a 500, and writes one access log line.
@@ -58,8 +62,12 @@ func (s *server) accessLog(r *http.Request, status int, d time.Duration, id stri
 		slog.String(logRequestID, id),
 		slog.String("remote_addr", r.RemoteAddr),
 	}
+	// The serial of whatever certificate the client presented, verified
+	// or not; one longer than RFC 5280 allows is not ours and left out.
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		attrs = append(attrs, slog.String("peer_cert_serial", pki.SerialHex(r.TLS.PeerCertificates[0])))
+		if serial := pki.SerialHex(r.TLS.PeerCertificates[0]); len(serial) <= maxLoggedSerial {
+			attrs = append(attrs, slog.String("peer_cert_serial", serial))
+		}
 	}
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 }

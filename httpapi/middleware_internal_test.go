@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/mosaicgw/mosaic"
 )
 
 func TestRedactPath(t *testing.T) {
@@ -94,4 +96,15 @@ func TestPanicBecomesInternalError(t *testing.T) {
 func hashOf(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+func TestDecodeErrorWithoutField(t *testing.T) {
+	err := decodeError(&json.UnmarshalTypeError{Value: "array", Field: ""})
+	if msg := mosaic.ErrorMessage(err); msg != "request body: wrong type" {
+		t.Errorf("message %q", msg)
+	}
+	err = decodeError(&json.UnmarshalTypeError{Value: "number", Field: "scope.max_rows_per_query"})
+	if msg := mosaic.ErrorMessage(err); msg != "field scope.max_rows_per_query: wrong type" {
+		t.Errorf("message %q", msg)
+	}
 }

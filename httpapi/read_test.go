@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"net/http/httptrace"
 	"strings"
@@ -114,34 +115,102 @@ func TestFederatedReadsOverMTLS(t *testing.T) {
 	}
 }
 
-func TestFederatedReadNeedsVerifiedCertificate(t *testing.T) {
-	g := startGateway(t)
-	readSetup(t, g)
-
-	// No certificate: the TLS layer lets it through, the handler does not.
-	g.fedDo(t, g.fedClient(t), "GET", "/api/federation/v1/tasks", nil).
-		wantError(t, 401, "client_certificate_required")
-
-	// A certificate from another CA is not even offered: the server names
-	// the CAs it accepts.
-	other := fedtest.New(t, fedtest.Options{})
-	foreign := other.Enroll(t, other.User(t, "Eve").ID, fedtest.Scope(3, "tasks")).ClientCert(t)
-	g.fedDo(t, g.fedClient(t, foreign), "GET", "/api/federation/v1/tasks", nil).
-		wantError(t, 401, "client_certificate_required")
-
-	// Forced on the server anyway, it fails the handshake.
+// forcedClient returns a client of the federation API that presents cert
+// whatever CAs the server asks for.
+func (g *gateway) forcedClient(t *testing.T, cert tls.Certificate) *http.Client {
+	t.Helper()
 	tr := &http.Transport{TLSClientConfig: &tls.Config{
-		RootCAs: g.roots,
+		RootCAs: g.roots, MinVersion: tls.VersionTLS12,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			return &foreign, nil
+			return &cert, nil
 		},
 	}}
-	defer tr.CloseIdleConnections()
-	req, _ := http.NewRequest("GET", g.fed.URL+"/api/federation/v1/tasks", nil)
-	if resp, err := (&http.Client{Transport: tr}).Do(req); err == nil {
-		resp.Body.Close()
-		t.Fatalf("a foreign certificate got an answer: %d", resp.StatusCode)
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
+func TestFederatedReadNeedsVerifiedCertificate(t *testing.T) {
+	g := startGateway(t)
+	ada, gr, good := readSetup(t, g)
+	inter := g.CA.Intermediate()
+	id := mosaic.Identity{GrantID: gr.ID, SubjectUserID: ada.ID}
+	forge := func(edit func(*x509.Certificate)) tls.Certificate {
+		tmpl := fedtest.ClientTemplate(t, id)
+		edit(tmpl)
+		return g.Forge(t, tmpl).TLS(inter)
 	}
+	other := fedtest.New(t, fedtest.Options{})
+	foreign := other.Enroll(t, other.User(t, "Eve").ID, fedtest.Scope(3, "tasks")).ClientCert(t)
+	leafOnly := good
+	leafOnly.Certificate = leafOnly.Certificate[:1]
+
+	tests := []struct {
+		name   string
+		client *http.Client
+		status int
+		code   string
+		reason string
+	}{
+		{"no certificate", g.fedClient(t), 401, "client_certificate_required", ""},
+		{"another CA", g.forcedClient(t, foreign), 403, "certificate_invalid", "untrusted issuer"},
+		{"leaf without its intermediate", g.forcedClient(t, leafOnly), 403, "certificate_invalid",
+			"untrusted issuer"},
+		{"expired", g.forcedClient(t, forge(func(c *x509.Certificate) {
+			c.NotBefore, c.NotAfter = time.Now().Add(-48*time.Hour), time.Now().Add(-time.Hour)
+		})), 403, "certificate_invalid", "expired"},
+		{"not yet valid", g.forcedClient(t, forge(func(c *x509.Certificate) {
+			c.NotBefore = time.Now().Add(time.Hour)
+		})), 403, "certificate_invalid", "not yet valid"},
+		{"server authentication only", g.forcedClient(t, forge(func(c *x509.Certificate) {
+			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		})), 403, "certificate_invalid", "wrong usage"},
+		{"CA certificate", g.forcedClient(t, forge(func(c *x509.Certificate) {
+			c.IsCA, c.KeyUsage = true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
+		})), 403, "certificate_invalid", "CA certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := g.fedDo(t, tc.client, "GET", "/api/federation/v1/tasks", nil)
+			a.wantError(t, tc.status, tc.code)
+			var e apiError
+			a.decode(t, &e)
+			if !strings.Contains(e.Error.Message, tc.reason) {
+				t.Errorf("message %q does not say %q", e.Error.Message, tc.reason)
+			}
+			if strings.Contains(string(a.body), `"items"`) {
+				t.Errorf("refused request got data: %s", a.body)
+			}
+			evs := g.audit(t, "outcome=denied&limit=1")
+			if len(evs) != 1 {
+				t.Fatal("no denied audit event")
+			}
+			ev := evs[0]
+			if ev.RequestID != a.header.Get("X-Request-Id") || ev.Verb != mosaic.VerbRead ||
+				ev.Reason != tc.code || ev.Status != tc.status || ev.GrantID != "" ||
+				ev.SourceAddr == "" {
+				t.Errorf("audit event = %+v", ev)
+			}
+		})
+	}
+
+	// The enrolled certificate, with its intermediate, reads.
+	g.fedDo(t, g.fedClient(t, good), "GET", "/api/federation/v1/tasks", nil).
+		wantStatus(t, http.StatusOK)
+}
+
+func TestUnrelatedCertificateIgnoredOffReads(t *testing.T) {
+	g := startGateway(t)
+	ada := g.createUser(t, "Ada")
+	gr := g.createGrant(t, ada.ID, tasksScope)
+	tok := g.issueToken(t, gr.ID)
+	other := fedtest.New(t, fedtest.Options{})
+	foreign := other.Enroll(t, other.User(t, "Eve").ID, fedtest.Scope(3, "tasks")).ClientCert(t)
+	c := g.forcedClient(t, foreign)
+
+	g.fedDo(t, c, "GET", "/api/federation/ca", nil).wantStatus(t, http.StatusOK)
+	_, csr := fedtest.NewCSR(t)
+	g.fedDo(t, c, "POST", "/api/federation/enrollment/"+tok.Token,
+		map[string]string{"csrPem": csr}).wantStatus(t, http.StatusOK)
 }
 
 func TestRevocationOnKeepAliveConnection(t *testing.T) {

@@ -9,9 +9,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 
 	"github.com/mosaicgw/mosaic"
@@ -59,18 +61,28 @@ func NewAdminHandler(svc *federation.Service, adminTokenHash string,
 	s.registerGrantRoutes(mux)
 	s.registerPeerRoutes(mux)
 	s.registerAuditRoutes(mux)
-	return s.middleware(s.requireAdmin(adminTokenHash, s.routes(mux)))
+	return s.middleware(s.requireAdmin(adminTokenHash, s.routes(mux, nil)))
 }
 
+// FederationClientAuth is the client authentication the federation
+// listener must use: ask for a client certificate, accept whatever comes,
+// and leave the verification to the handler. The handler verifies the
+// certificate of every read against the CA's client roots, so that a
+// refusal is answered in JSON and audited instead of ending the handshake;
+// enrollment and the CA endpoint ignore any certificate. The listener's
+// tls.Config needs no ClientCAs: it would only name the acceptable CAs to
+// clients.
+const FederationClientAuth = tls.RequestClientCert
+
 // NewFederationHandler returns the federation API, to be served over TLS
-// with client certificates verified if given. caChainPEM is served at
+// with ClientAuth set to FederationClientAuth. caChainPEM is served at
 // GET /api/federation/ca.
 func NewFederationHandler(svc *federation.Service, caChainPEM string,
 	logger *slog.Logger) http.Handler {
 	s := newServer(svc, logger, "federation_api")
 	mux := http.NewServeMux()
 	s.registerFederationRoutes(mux, caChainPEM)
-	return s.middleware(s.routes(mux))
+	return s.middleware(s.routes(mux, s.auditRouteDenial))
 }
 
 // newServer returns a server with a logger for one API.
@@ -134,29 +146,66 @@ func validBearer(header string, want []byte) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1
 }
 
-// routes serves mux, answering unknown paths with a JSON 404 and known
-// paths with the wrong method with a JSON 405.
-func (s *server) routes(mux *http.ServeMux) http.Handler {
+// routes serves mux. A path that is not in its clean form (dot segments,
+// repeated slashes) is refused with a JSON 400 "invalid_path" before any
+// route is looked at, where the mux would redirect; unknown paths get a
+// JSON 404 and known paths with the wrong method a JSON 405. Each of these
+// refusals is passed to denied, when given, before it is answered.
+func (s *server) routes(mux *http.ServeMux, denied routeDenial) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refuse := func(status int, code, msg string) {
+			if denied != nil {
+				denied(r, status, code)
+			}
+			writeErrorBody(w, r, status, code, msg)
+		}
+		if !canonicalPath(r.URL.Path) {
+			refuse(http.StatusBadRequest, "invalid_path", "request path is not in its clean form")
+			return
+		}
 		h, pattern := mux.Handler(r)
 		if pattern != "" {
 			mux.ServeHTTP(w, r)
 			return
 		}
-		// Let the mux decide between 404, 405 and a redirect, then answer
-		// the first two in JSON.
+		// Let the mux decide between 404 and 405, then answer in JSON.
 		probe := &probeWriter{header: http.Header{}}
 		h.ServeHTTP(probe, r)
-		switch probe.status {
-		case http.StatusMethodNotAllowed:
+		if probe.status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", probe.header.Get("Allow"))
-			writeErrorBody(w, r, http.StatusMethodNotAllowed, "method_not_allowed",
-				"method not allowed")
-		case http.StatusNotFound:
-			s.writeError(w, r, mosaic.Errorf(mosaic.KindNotFound, "not_found", "no such route"))
-		default:
-			mux.ServeHTTP(w, r)
+			refuse(http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed")
+			return
 		}
+		refuse(http.StatusNotFound, "not_found", "no such route")
+	})
+}
+
+// routeDenial is told about a request refused before it reached a route.
+type routeDenial func(r *http.Request, status int, code string)
+
+// canonicalPath reports whether p is a request path the mux would serve
+// without redirecting: rooted, with no "." or ".." segment and no empty
+// segment but a trailing slash.
+func canonicalPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean == p
+}
+
+// auditRouteDenial records a federation API request refused before it
+// reached a route.
+func (s *server) auditRouteDenial(r *http.Request, status int, code string) {
+	s.svc.RecordDeniedRequest(r.Context(), federation.DeniedRequest{
+		Path:      r.URL.Path,
+		Source:    r.RemoteAddr,
+		RequestID: federation.RequestID(r.Context()),
+		Status:    status,
+		Reason:    code,
 	})
 }
 

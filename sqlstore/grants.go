@@ -111,13 +111,22 @@ func (db *DB) findGrant(ctx context.Context, r runner, id string) (*mosaic.Grant
 
 // ListGrants returns grants matching f in id order, at most f.Limit of them
 // (mosaic.DefaultListLimit when zero, never more than mosaic.MaxListLimit).
+// A status filter matches what a grant is now, by the database clock: a
+// pending or active grant past its expiry is listed under expired, not
+// under its stored status, which is what it comes back with.
 func (db *DB) ListGrants(ctx context.Context, f mosaic.GrantFilter) ([]*mosaic.Grant, error) {
 	var conds []string
 	var args []any
 	if f.PeerID != "" {
 		conds, args = append(conds, condGrantPeer), append(args, f.PeerID)
 	}
-	if f.Status != "" {
+	switch f.Status {
+	case "":
+	case mosaic.GrantPending, mosaic.GrantActive:
+		conds, args = append(conds, condGrantLive), append(args, f.Status)
+	case mosaic.GrantExpired:
+		conds = append(conds, condGrantExpired)
+	default:
 		conds, args = append(conds, condGrantStatus), append(args, f.Status)
 	}
 	args = append(args, limit(f.Limit))
@@ -141,7 +150,8 @@ func scanGrant(s scanner) (*mosaic.Grant, error) {
 // RevokeGrant moves a pending or active grant to revoked at the given time
 // (the database's when zero) with the reason, and appends ev to the audit
 // log in the same transaction. An unknown grant is KindNotFound
-// "grant_not_found"; one already revoked or expired is KindConflict
+// "grant_not_found"; one already revoked or expired, including a pending or
+// active grant past its expiry by the database clock, is KindConflict
 // "grant_not_revocable" and nothing is written.
 func (db *DB) RevokeGrant(ctx context.Context, id, reason string, at time.Time,
 	ev *mosaic.AuditEvent) (*mosaic.Grant, error) {

@@ -117,10 +117,19 @@ const (
 	condGrantStatus    = `status = ?`
 	sqlListGrantsEnd   = ` ORDER BY id LIMIT ?`
 
-	// (at, reason, at, id)
+	// A pending or active grant past its expiry counts as expired, by the
+	// database clock, until a sweep marks it so. condGrantLive takes the
+	// status (pending or active); condGrantExpired takes nothing.
+	condGrantLive    = `status = ? AND (expires_at IS NULL OR expires_at > {{now}})`
+	condGrantExpired = `(status = 'expired' OR
+		(status IN ('pending', 'active') AND expires_at <= {{now}}))`
+
+	// (at, reason, at, id): only a pending or active grant not past its
+	// expiry; an expired grant stays expired.
 	sqlRevokeGrant = `UPDATE grants SET status = 'revoked', revoked_at = COALESCE(?, {{now}}),
 		revoked_reason = ?, updated_at = COALESCE(?, {{now}})
-		WHERE id = ? AND status IN ('pending', 'active')`
+		WHERE id = ? AND status IN ('pending', 'active')
+			AND (expires_at IS NULL OR expires_at > {{now}})`
 )
 
 // Enrollment tokens and activation.

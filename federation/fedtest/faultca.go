@@ -2,6 +2,7 @@ package fedtest
 
 import (
 	"context"
+	"crypto/x509"
 	"sync"
 
 	"github.com/mosaicgw/mosaic"
@@ -9,7 +10,8 @@ import (
 )
 
 // FaultCA is the real embedded CA with faults injected on demand: Sign can
-// be made to fail, or to stop inside until the test lets it go on.
+// be made to fail, or to stop inside until the test lets it go on, and
+// ClientRoots can be made to fail and counts its calls.
 type FaultCA struct {
 	*embedded.CA
 
@@ -18,6 +20,9 @@ type FaultCA struct {
 	hold    chan struct{}
 	entered chan struct{}
 	signed  int
+
+	rootsErr   error
+	rootsCalls int
 }
 
 // FailNext makes the next calls to Sign fail with errs, one each, in order.
@@ -70,4 +75,32 @@ func (f *FaultCA) Sign(ctx context.Context, req mosaic.SignRequest) (*mosaic.Iss
 		f.mu.Unlock()
 	}
 	return ic, err
+}
+
+// FailRoots makes every later call to ClientRoots fail with err; nil lets
+// them through again.
+func (f *FaultCA) FailRoots(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rootsErr = err
+}
+
+// RootsCalls returns how many times ClientRoots was called.
+func (f *FaultCA) RootsCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rootsCalls
+}
+
+// ClientRoots fails as FailRoots said, or passes the call on to the real
+// CA.
+func (f *FaultCA) ClientRoots(ctx context.Context) ([]*x509.Certificate, error) {
+	f.mu.Lock()
+	f.rootsCalls++
+	err := f.rootsErr
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return f.CA.ClientRoots(ctx)
 }

@@ -165,6 +165,23 @@ func (e *Enrollment) ClientCert(t testing.TB) tls.Certificate {
 	return c
 }
 
+// Chain returns the certificates the peer presents on a connection: its
+// leaf, then the intermediates of its chain (the root left out).
+func (e *Enrollment) Chain(t testing.TB) []*x509.Certificate {
+	t.Helper()
+	chain, err := pki.ParseCerts(e.Enrolled.CertChainPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []*x509.Certificate{e.Leaf}
+	for _, x := range chain {
+		if !bytes.Equal(x.RawIssuer, x.RawSubject) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // Enroll creates a grant of userID's data and redeems a token for it
 // through the service, returning the peer's side of it.
 func (g *Gateway) Enroll(t testing.TB, userID string, scope mosaic.Scope) *Enrollment {

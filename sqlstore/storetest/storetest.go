@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) mosaic.Store) {
 		{"CreateGrantRefused", testCreateGrantRefused},
 		{"ListGrants", testListGrants},
 		{"RevokeGrant", testRevokeGrant},
+		{"GrantExpiry", testGrantExpiry},
 		{"CreateToken", testCreateToken},
 		{"TokenExpiry", testTokenExpiry},
 		{"ClaimToken", testClaimToken},

@@ -43,6 +43,11 @@ func testUsers(t *testing.T, s mosaic.Store) {
 		}
 	})
 
+	t.Run("duplicate email in another case", func(t *testing.T) {
+		err := s.CreateUser(ctx, &mosaic.User{Name: "Other", Email: "Alice@Example.TEST"})
+		wantErr(t, err, mosaic.KindConflict, "email_taken")
+	})
+
 	t.Run("duplicate id", func(t *testing.T) {
 		err := s.CreateUser(ctx, &mosaic.User{ID: u.ID, Name: "X", Email: unique("x") + "@e.test"})
 		if err == nil {

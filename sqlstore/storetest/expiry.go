@@ -1,0 +1,89 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/mosaicgw/mosaic"
+)
+
+// expiringGrants makes, for one peer, a pending grant that expired an hour
+// ago, an active grant that expires 1.5 seconds from now (activated before
+// that), and a pending and an active grant that never expire. It returns
+// them once those seconds have passed.
+func expiringGrants(t *testing.T, s mosaic.Store) (peer *mosaic.Peer,
+	expiredPending, expiredActive, livePending, liveActive *mosaic.Grant) {
+	t.Helper()
+	ctx := t.Context()
+	u := newUser(t, s)
+	peer = newPeer(t, s, mosaic.PeerInbound, mosaic.PeerPending)
+	grant := func(expires *time.Time) *mosaic.Grant {
+		g := &mosaic.Grant{UserID: u.ID, PeerID: peer.ID, Scope: testScope(), ExpiresAt: expires}
+		must(t, s.CreateGrant(ctx, g, nil))
+		return g
+	}
+	activate := func(g *mosaic.Grant) {
+		e := &enrollment{user: u, peer: peer, grant: g}
+		tok, err := s.CreateToken(ctx, newHash(t), g.ID, peer.ID, time.Minute)
+		must(t, err)
+		e.token = tok
+		must(t, s.ClaimToken(ctx, tok.Hash, "claim", time.Minute))
+		must(t, s.ActivateGrant(ctx, e.activation("claim")))
+	}
+
+	past, soon := time.Now().Add(-time.Hour), time.Now().Add(1500*time.Millisecond)
+	expiredPending, expiredActive = grant(&past), grant(&soon)
+	livePending, liveActive = grant(nil), grant(nil)
+	activate(expiredActive)
+	activate(liveActive)
+	time.Sleep(time.Until(soon) + 100*time.Millisecond)
+	return peer, expiredPending, expiredActive, livePending, liveActive
+}
+
+// testGrantExpiry checks that a pending or active grant past its expiry,
+// by the database clock, is expired for listings and revocation although
+// no sweep has marked it yet.
+func testGrantExpiry(t *testing.T, s mosaic.Store) {
+	ctx := t.Context()
+	peer, expiredPending, expiredActive, livePending, liveActive := expiringGrants(t, s)
+
+	tests := []struct {
+		status mosaic.GrantStatus
+		want   []string
+	}{
+		{mosaic.GrantExpired, []string{expiredPending.ID, expiredActive.ID}},
+		{mosaic.GrantPending, []string{livePending.ID}},
+		{mosaic.GrantActive, []string{liveActive.ID}},
+		{mosaic.GrantRevoked, nil},
+	}
+	for _, tt := range tests {
+		t.Run("list "+string(tt.status), func(t *testing.T) {
+			grants, err := s.ListGrants(ctx, mosaic.GrantFilter{PeerID: peer.ID, Status: tt.status})
+			must(t, err)
+			var ids []string
+			for _, g := range grants {
+				ids = append(ids, g.ID)
+			}
+			wantIDs(t, ids, tt.want)
+		})
+	}
+
+	for name, g := range map[string]*mosaic.Grant{
+		"revoke expired pending": expiredPending, "revoke expired active": expiredActive,
+	} {
+		t.Run(name, func(t *testing.T) {
+			ev := revokeEvent(g.ID)
+			_, err := s.RevokeGrant(ctx, g.ID, "late", time.Time{}, ev)
+			wantErr(t, err, mosaic.KindConflict, "grant_not_revocable")
+			found, err := s.FindGrant(ctx, g.ID)
+			must(t, err)
+			if found.RevokedAt != nil || found.RevokedReason != "" || ev.ID != 0 {
+				t.Fatalf("refused revocation changed the grant: %+v (event %d)", found, ev.ID)
+			}
+		})
+	}
+	t.Run("revoke live", func(t *testing.T) {
+		_, err := s.RevokeGrant(ctx, liveActive.ID, "", time.Time{}, revokeEvent(liveActive.ID))
+		must(t, err)
+	})
+}
