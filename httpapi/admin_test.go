@@ -1,12 +1,16 @@
 package httpapi_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/httpapi"
 )
 
 func TestAdminAuth(t *testing.T) {
@@ -201,5 +205,44 @@ func TestGrantExpiry(t *testing.T) {
 	a.decode(t, &gr)
 	if gr.ExpiresAt == nil || !gr.ExpiresAt.Equal(exp) {
 		t.Errorf("expiresAt = %v, want %v", gr.ExpiresAt, exp)
+	}
+}
+
+func TestAdminTokenLookedUpPerRequest(t *testing.T) {
+	g := startGateway(t)
+	current := hashHex("first-admin-token-0123456789abcdef")
+	lookupErr := error(nil)
+	h := httpapi.NewAdminHandler(g.Svc, "unused", g.Logger,
+		httpapi.WithAdminTokenLookup(func(context.Context) (string, error) {
+			return current, lookupErr
+		}))
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	get := func(token string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/api/admin/users", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	if got := get("first-admin-token-0123456789abcdef"); got != 200 {
+		t.Fatalf("first token = %d, want 200", got)
+	}
+	// Another replica replaced the token: the next request sees it.
+	current = hashHex("second-admin-token-0123456789abcdef")
+	if got := get("first-admin-token-0123456789abcdef"); got != 401 {
+		t.Errorf("replaced token = %d, want 401", got)
+	}
+	if got := get("second-admin-token-0123456789abcdef"); got != 200 {
+		t.Errorf("new token = %d, want 200", got)
+	}
+	lookupErr = errors.New("database gone")
+	if got := get("second-admin-token-0123456789abcdef"); got != 503 {
+		t.Errorf("lookup failing = %d, want 503", got)
 	}
 }

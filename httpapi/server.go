@@ -31,6 +31,9 @@ type server struct {
 	svc   *federation.Service
 	log   *slog.Logger
 	ready func(context.Context) mosaic.Checks
+	// adminHash returns the admin token's hash; nil means the fixed hash
+	// given to NewAdminHandler.
+	adminHash func(context.Context) (string, error)
 }
 
 // AdminOption configures the admin API.
@@ -117,13 +120,34 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]any{"status": word, "checks": checks})
 }
 
-// requireAdmin refuses every request but the health check unless it carries
-// the admin bearer token.
+// WithAdminTokenLookup makes the admin API read the admin token's hash
+// through lookup on every request instead of using the hash it was built
+// with, so that a token replaced through one replica takes effect on all.
+// A lookup error refuses the request as unavailable.
+func WithAdminTokenLookup(lookup func(context.Context) (string, error)) AdminOption {
+	return func(s *server) { s.adminHash = lookup }
+}
+
+// requireAdmin refuses every request but the health checks unless it
+// carries the admin bearer token.
 func (s *server) requireAdmin(tokenHash string, next http.Handler) http.Handler {
-	want := []byte(strings.ToLower(tokenHash))
+	lookup := s.adminHash
+	if lookup == nil {
+		lookup = func(context.Context) (string, error) { return tokenHash, nil }
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		open := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
-		if !open && !validBearer(r.Header.Get("Authorization"), want) {
+		if open {
+			next.ServeHTTP(w, r)
+			return
+		}
+		hash, err := lookup(r.Context())
+		if err != nil {
+			s.writeError(w, r, mosaic.WrapError(mosaic.KindUnavailable, "database_unavailable",
+				"cannot check the admin token now, try again", err))
+			return
+		}
+		if !validBearer(r.Header.Get("Authorization"), []byte(strings.ToLower(hash))) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="mosaic-admin"`)
 			s.writeError(w, r, mosaic.Errorf(mosaic.KindUnauthorized, "unauthorized",
 				"a valid admin bearer token is required"))
