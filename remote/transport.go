@@ -150,14 +150,15 @@ func DecodeError(status int, body []byte) error {
 	return e
 }
 
-// validCode reports whether s looks like an error code: lower-case
-// snake_case of at most 64 characters.
+// validCode reports whether s looks like an error code: ASCII letters,
+// digits and underscores, at most 64 characters. Codes that name a field
+// keep the field's JSON spelling, such as "invalid_userId".
 func validCode(s string) bool {
 	if s == "" || len(s) > 64 {
 		return false
 	}
 	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
 			return false
 		}
 	}

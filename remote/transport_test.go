@@ -34,6 +34,8 @@ func TestDecodeError(t *testing.T) {
 			mosaic.KindNotFound, "not_found", "not found"},
 		{"control characters", 400, `{"error":{"code":"x","message":"a\u001b]0;b\u202ec\n"}}`,
 			mosaic.KindInvalid, "x", "a]0;bc"},
+		{"field code", 400, `{"error":{"code":"invalid_userId","message":"userId: not a valid id"}}`,
+			mosaic.KindInvalid, "invalid_userId", "userId: not a valid id"},
 		{"not JSON", 502, `<html>`, mosaic.KindUpstream, "unexpected_answer",
 			"the remote gateway answered HTTP 502 without a valid error"},
 		{"code with spaces", 400, `{"error":{"code":"rm -rf","message":"m"}}`,
