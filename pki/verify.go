@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"fmt"
@@ -111,10 +112,14 @@ func NewPool(certs ...*x509.Certificate) *x509.CertPool {
 // and roots, in any order, such as certChainPem and caPem together); pin is
 // the CA pin taken at enrollment; ourKey is the public key of the key pair we
 // made the CSR with. The leaf must carry ourKey and both identity extensions,
-// be a client certificate valid at now, and chain through the certificates of
-// chain to one whose pin equals pin. It returns the identity the certificate
-// carries. Errors are KindInvalid with code "peer_cert_invalid" and a
-// message naming the failed check.
+// be a client certificate valid at now, chain must hold the certificate
+// whose pin equals pin, and the leaf must chain through the certificates of
+// chain either to that pinned CA or to a root CA certificate (self-signed)
+// found in chain. The second case is a grantor whose client certificates
+// come from another CA than its pinned one, such as step-ca: its root
+// arrives in certChainPem, over the connection the pin authenticated. It
+// returns the identity the certificate carries. Errors are KindInvalid with
+// code "peer_cert_invalid" and a message naming the failed check.
 func VerifyPeerCert(leaf *x509.Certificate, chain []*x509.Certificate, pin string,
 	ourKey crypto.PublicKey, now time.Time) (mosaic.Identity, error) {
 	if leaf == nil {
@@ -135,23 +140,38 @@ func VerifyPeerCert(leaf *x509.Certificate, chain []*x509.Certificate, pin strin
 		return mosaic.Identity{}, peerCertError(err.Error(), nil)
 	}
 
-	// The pinned certificate is the only trust anchor; the others may only
-	// be intermediates on the way to it.
+	// The pinned certificate and the root CAs that came with it are the
+	// trust anchors; the others may only be intermediates on the way.
 	var anchors, others []*x509.Certificate
+	pinned := false
 	for _, c := range chain {
-		if MatchesPin(c, digest) {
+		switch {
+		case MatchesPin(c, digest):
+			pinned = true
 			anchors = append(anchors, c)
-		} else {
+		case isRootCA(c):
+			anchors = append(anchors, c)
+		default:
 			others = append(others, c)
 		}
 	}
-	if len(anchors) == 0 {
+	if !pinned {
 		return mosaic.Identity{}, peerCertError("no certificate in the chain matches the CA pin", nil)
 	}
 	if err := verifyChain(leaf, others, anchors, now); err != nil {
-		return mosaic.Identity{}, peerCertError("chain does not verify to the pinned CA", err)
+		return mosaic.Identity{}, peerCertError(
+			"chain does not verify to the pinned CA or a root in the chain", err)
 	}
 	return id, nil
+}
+
+// isRootCA reports whether cert is a root CA certificate: a CA that names
+// itself as issuer and whose own key verifies its signature. Only such a
+// certificate may anchor a chain besides the pinned one; a self-signed
+// certificate that is not a CA (such as a self-signed leaf) may not.
+func isRootCA(cert *x509.Certificate) bool {
+	return cert.BasicConstraintsValid && cert.IsCA &&
+		bytes.Equal(cert.RawIssuer, cert.RawSubject) && cert.CheckSignatureFrom(cert) == nil
 }
 
 // peerCertError is the error of VerifyPeerCert.

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"strings"
 	"testing"
@@ -221,5 +222,71 @@ func TestNewPool(t *testing.T) {
 	_, err := other.inter.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: testNow})
 	if err == nil {
 		t.Fatalf("another CA's intermediate verified against the pool")
+	}
+}
+
+// TestVerifyPeerCertRootInChain covers a grantor whose client certificates
+// come from another CA than the pinned one (step-ca): the leaf may chain to
+// a root CA sent in the chain, as long as the pinned CA came along too.
+func TestVerifyPeerCertRootInChain(t *testing.T) {
+	key := mustKey(t)
+	pinnedCA, issuing := newTestCA(t), newTestCA(t)
+	pin := Pin(pinnedCA.root)
+	leaf := issuing.issue(t, leafTemplate(t), &key.PublicKey)
+
+	// A self-signed client certificate, and a "root" that names itself but
+	// was signed by another key, with a leaf under it.
+	selfSigned := mustCreate(t, leafTemplate(t), nil, &key.PublicKey, key)
+	forgerKey, otherKey := mustKey(t), mustKey(t)
+	forged := mustCreate(t, &x509.Certificate{
+		Subject:               pkix.Name{CommonName: "forged root"},
+		NotBefore:             testNow.Add(-time.Hour),
+		NotAfter:              testNow.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}, nil, &forgerKey.PublicKey, otherKey)
+	underForged := mustCreate(t, leafTemplate(t), forged, &key.PublicKey, forgerKey)
+
+	tests := []struct {
+		name  string
+		leaf  *x509.Certificate
+		chain []*x509.Certificate
+		msg   string // empty: valid
+	}{
+		{"leaf of the pinned CA", pinnedCA.issue(t, leafTemplate(t), &key.PublicKey),
+			[]*x509.Certificate{pinnedCA.inter, pinnedCA.root}, ""},
+		{"leaf of a root in the chain", leaf,
+			[]*x509.Certificate{issuing.inter, issuing.root, pinnedCA.root}, ""},
+		{"leaf of a root in the chain, pinned CA first", leaf,
+			[]*x509.Certificate{pinnedCA.root, issuing.root, issuing.inter}, ""},
+		{"root in the chain but pinned CA missing", leaf,
+			[]*x509.Certificate{issuing.inter, issuing.root}, "matches the CA pin"},
+		{"issuing root missing", leaf,
+			[]*x509.Certificate{issuing.inter, pinnedCA.root}, "chain does not verify"},
+		{"intermediate missing", leaf,
+			[]*x509.Certificate{issuing.root, pinnedCA.root}, "chain does not verify"},
+		{"self-signed leaf sent in the chain", selfSigned,
+			[]*x509.Certificate{selfSigned, pinnedCA.root}, "chain does not verify"},
+		{"root that did not sign itself", underForged,
+			[]*x509.Certificate{forged, pinnedCA.root}, "chain does not verify"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := VerifyPeerCert(tt.leaf, tt.chain, pin, &key.PublicKey, testNow)
+			if tt.msg == "" {
+				if err != nil {
+					t.Fatalf("VerifyPeerCert: %v", err)
+				}
+				if id != testID {
+					t.Errorf("identity = %+v, want %+v", id, testID)
+				}
+				return
+			}
+			wantError(t, err, mosaic.KindInvalid, "peer_cert_invalid")
+			if !strings.Contains(mosaic.ErrorMessage(err), tt.msg) {
+				t.Errorf("message %q does not say %q", mosaic.ErrorMessage(err), tt.msg)
+			}
+		})
 	}
 }
