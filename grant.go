@@ -3,6 +3,8 @@ package mosaic
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"time"
 )
 
@@ -29,7 +31,9 @@ func ParseScope(data []byte) (Scope, error) {
 	if err := dec.Decode(&s); err != nil {
 		return Scope{}, WrapError(KindInvalid, "invalid_scope", "scope: not a valid scope object", err)
 	}
-	if dec.More() {
+	// Only the end of the input may follow the object. (Decoder.More would
+	// report none after a stray "]" or "}".)
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Scope{}, Errorf(KindInvalid, "invalid_scope", "scope: trailing data after the object")
 	}
 	return s, s.Validate()

@@ -126,7 +126,7 @@ func enrollmentBase(u *url.URL) (string, error) {
 	case u.RawQuery != "" || u.ForceQuery:
 		return "", urlError("must not have a query")
 	}
-	return "https://" + u.Host, nil
+	return originURL(u), nil
 }
 
 // parseBaseURL checks a remote gateway's base URL, https://host[:port] with
@@ -140,7 +140,14 @@ func parseBaseURL(s string) (string, error) {
 		return "", mosaic.Errorf(mosaic.KindInvalid, "invalid_base_url",
 			"remote gateway URL must be https://host[:port]")
 	}
-	return "https://" + u.Host, nil
+	return originURL(u), nil
+}
+
+// originURL returns "https://" and the host of u, escaped again: url.Parse
+// decodes the host, and a decoded one such as "a%b" or an IPv6 zone
+// ("[fe80::1%en0]") would not parse back.
+func originURL(u *url.URL) string {
+	return (&url.URL{Scheme: "https", Host: u.Host}).String()
 }
 
 // urlError is the KindInvalid error of a rejected enrollment URL.

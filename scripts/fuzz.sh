@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs every Go fuzz target of the module for a bounded time, one after
+# another, and fails if any of them finds a crash or a broken property.
+#
+# The targets are those `go test -list '^Fuzz' $FUZZPKGS` names (default
+# ./..., the whole module); a package that does not build fails the run, so
+# no target is skipped unnoticed. Each
+# target runs with -fuzztime "$FUZZTIME" (default 10s) and
+# -fuzzminimizetime "$FUZZMINIMIZETIME" (default 2s: go's own default of 60s
+# lets the shrinking of new inputs stall a short run for most of its time).
+# Every target runs even after one fails; go test writes a failing input to
+# <package>/testdata/fuzz/<Target>/, where it becomes a regression seed once
+# committed.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+fuzztime=${FUZZTIME:-10s}
+minimizetime=${FUZZMINIMIZETIME:-2s}
+read -r -a pkgs <<<"${FUZZPKGS:-./...}"
+
+# go test -list prints the matching names of a package, then "ok" and the
+# package; a package without tests prints "?" and its path instead.
+listing=$(go test -list '^Fuzz' "${pkgs[@]}") || {
+  echo "fuzz: go test -list failed" >&2
+  exit 1
+}
+targets=()
+names=()
+while IFS= read -r line; do
+  case $line in
+    Fuzz*) names+=("$line") ;;
+    ok*)
+      pkg=$(awk '{print $2}' <<<"$line")
+      for name in "${names[@]}"; do targets+=("$pkg $name"); done
+      names=()
+      ;;
+    *) names=() ;;
+  esac
+done <<<"$listing"
+if ((${#targets[@]} == 0)); then
+  echo "fuzz: no fuzz targets found" >&2
+  exit 1
+fi
+
+echo "fuzz: ${#targets[@]} targets, $fuzztime each (minimize $minimizetime):"
+printf '  %s\n' "${targets[@]}"
+
+failed=()
+start=$SECONDS
+for target in "${targets[@]}"; do
+  read -r pkg name <<<"$target"
+  echo "fuzz: == $name ($pkg)"
+  t0=$SECONDS
+  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" \
+    -fuzzminimizetime "$minimizetime" "$pkg"; then
+    failed+=("$target")
+  fi
+  echo "fuzz: $name took $((SECONDS - t0))s"
+done
+
+echo "fuzz: ${#targets[@]} targets in $((SECONDS - start))s"
+if ((${#failed[@]} > 0)); then
+  echo "fuzz: FAIL:" >&2
+  printf '  %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "fuzz: PASS"
