@@ -23,6 +23,7 @@ const (
 	envPublicURL      = "MOSAIC_PUBLIC_URL"
 	envLogLevel       = "MOSAIC_LOG_LEVEL"
 	envDatabaseURL    = "MOSAIC_DATABASE_URL"
+	envCA             = "MOSAIC_CA"
 )
 
 // gatewayCmd is "mosaic gateway": run or prepare a gateway.
@@ -42,6 +43,9 @@ func (a *app) gatewayCmd() *cobra.Command {
 	pf.String("log-level", "info", "debug, info, warn or error (env "+envLogLevel+")")
 	pf.String("db", "", "PostgreSQL URL, postgres://… (env "+envDatabaseURL+
 		"; default the SQLite file in the data directory)")
+	pf.String("ca", gateway.CAEmbedded, "CA signing peer certificates: embedded or step "+
+		"(env "+envCA+"; step reads STEP_CA_URL, STEP_CA_PROVISIONER_KEY_JSON or _FILE, "+
+		"STEP_CA_ROOT_CERT_PATH, STEP_CA_PROVISIONER)")
 
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -141,6 +145,7 @@ func (a *app) gatewayConfig(cmd *cobra.Command) (gateway.Config, error) {
 		FederationAddr: a.setting(cmd, "federation-addr", envFederationAddr),
 		PublicURL:      a.setting(cmd, "public-url", envPublicURL),
 		DatabaseURL:    a.setting(cmd, "db", envDatabaseURL),
+		CA:             a.setting(cmd, "ca", envCA),
 		Logger:         logger,
 		Env:            a.env,
 	}, nil

@@ -54,7 +54,8 @@ type authorized struct {
 // "certificate_invalid"; authorization failures are 403 with the reason
 // codes of docs/API.md; an unknown resource is 404 "unknown_resource"; a
 // bad limit, cursor or since is 400. Every request, allowed or denied,
-// writes one audit event.
+// writes one audit event; when that of an allowed request cannot be
+// written, the page is not sent and the answer is 503 "audit_unavailable".
 func (s *Service) ReadFederated(ctx context.Context, req FederatedRequest) (*FederatedPage, error) {
 	ev := &mosaic.AuditEvent{
 		Time:       s.now(),
@@ -68,7 +69,7 @@ func (s *Service) ReadFederated(ctx context.Context, req FederatedRequest) (*Fed
 	page, err := s.readFederated(ctx, req, ev)
 	if err != nil {
 		ev.Status, ev.Outcome, ev.Reason = StatusOf(err), mosaic.OutcomeDenied, mosaic.ErrorCode(err)
-		s.audit(ctx, ev)
+		_ = s.audit(ctx, ev) // a failure is logged; the refusal stands
 		s.log.InfoContext(ctx, "federated read denied",
 			slog.String(logRequestID, ev.RequestID),
 			slog.String(logReason, ev.Reason),
@@ -77,8 +78,15 @@ func (s *Service) ReadFederated(ctx context.Context, req FederatedRequest) (*Fed
 			slog.Any(logError, err))
 		return nil, err
 	}
+	// The page leaves only once its audit event is written.
 	ev.Status, ev.Outcome, ev.Rows = http.StatusOK, mosaic.OutcomeAllowed, len(page.Items)
-	s.audit(ctx, ev)
+	if err := s.auditAllowed(ctx, ev); err != nil {
+		s.log.ErrorContext(ctx, "federated read withheld: its audit event was not written",
+			slog.String(logRequestID, ev.RequestID),
+			slog.String(logGrantID, ev.GrantID),
+			slog.String(logSerial, ev.CertSerial))
+		return nil, err
+	}
 	return page, nil
 }
 

@@ -56,7 +56,9 @@ type redeem struct {
 // (token_not_found 404; token_used, token_expired 410; grant_not_pending
 // 409; CSR errors 400; ca_failed 502, ca_unavailable 503; an activation
 // refused because the grant changed meanwhile 409) and writes a denied audit
-// event; success writes the allowed one in the activating transaction.
+// event; success writes the allowed one in the activating transaction. The
+// same certificate sent again to a retry with the same key is audited
+// first, and refused with 503 "audit_unavailable" if that write fails.
 func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Enrolled, error) {
 	r := &redeem{s: s, in: in, ev: enrollEvent(ctx, in)}
 	out, err := r.run(ctx)
@@ -281,7 +283,7 @@ func caError(err error) error {
 // logs it.
 func (s *Service) denyEnrollment(ctx context.Context, ev *mosaic.AuditEvent, err error) {
 	ev.Status, ev.Outcome, ev.Reason = StatusOf(err), mosaic.OutcomeDenied, mosaic.ErrorCode(err)
-	s.audit(ctx, ev)
+	_ = s.audit(ctx, ev) // a failure is logged; the refusal stands
 	level := slog.LevelInfo
 	if ev.Status >= http.StatusInternalServerError {
 		level = slog.LevelError

@@ -3,13 +3,23 @@ package federation
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/mosaicgw/mosaic"
 )
 
 // enrollmentPrefix starts the path of every enrollment request.
 const enrollmentPrefix = "/api/federation/enrollment"
+
+// IsEnrollmentPath reports whether a request path, as received, is an
+// enrollment request's: /api/federation/enrollment or anything below it,
+// clean or not.
+func IsEnrollmentPath(p string) bool {
+	rest, ok := strings.CutPrefix(p, enrollmentPrefix)
+	return ok && (rest == "" || rest[0] == '/')
+}
 
 // DeniedRequest is a federation API request refused before it reached a
 // flow: its path is not in clean form, names no route, or the route does
@@ -43,17 +53,54 @@ func (s *Service) RecordDeniedRequest(ctx context.Context, req DeniedRequest) {
 	if ev.RequestID == "" {
 		ev.RequestID = RequestID(ctx)
 	}
-	if rest, ok := strings.CutPrefix(req.Path, enrollmentPrefix); ok &&
-		(rest == "" || rest[0] == '/') {
+	if IsEnrollmentPath(req.Path) {
 		ev.Verb = mosaic.VerbEnroll
+		rest := strings.TrimPrefix(req.Path, enrollmentPrefix)
 		token, _, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
 		if token != "" {
 			ev.TokenHashPrefix = mosaic.HashPrefix(mosaic.TokenSecret(token).Hash())
 		}
 	}
-	s.audit(ctx, ev)
+	_ = s.audit(ctx, ev) // a failure is logged; the refusal stands
 	s.log.InfoContext(ctx, "federation request refused",
 		slog.String(logRequestID, ev.RequestID),
 		slog.String("verb", ev.Verb),
 		slog.String(logReason, ev.Reason))
+}
+
+// RateLimited is what one source had refused by the enrollment rate limit
+// during one audit window.
+type RateLimited struct {
+	// Source is the client address, or address block, the limit is kept
+	// for; empty for requests of several sources counted together.
+	Source string
+	// RequestID is the id of the first request refused in the window.
+	RequestID string
+	// Since is when the first request of the window was refused.
+	Since time.Time
+	// Refused is how many requests were refused in the window.
+	Refused int
+}
+
+// RecordRateLimited writes one denied audit event for all the enrollment
+// requests a source had refused by the rate limit in one window: verb
+// enroll, status 429, reason "rate_limited", and the number of refused
+// requests in Rows. A source that keeps trying thus adds one row per
+// window, however many requests it sends.
+func (s *Service) RecordRateLimited(ctx context.Context, rl RateLimited) {
+	ev := &mosaic.AuditEvent{
+		Time:       rl.Since.UTC(),
+		RequestID:  rl.RequestID,
+		Verb:       mosaic.VerbEnroll,
+		Status:     http.StatusTooManyRequests,
+		Outcome:    mosaic.OutcomeDenied,
+		Reason:     "rate_limited",
+		Rows:       rl.Refused,
+		SourceAddr: rl.Source,
+	}
+	_ = s.audit(ctx, ev) // a failure is logged; the refusals stand
+	s.log.WarnContext(ctx, "enrollment requests rate limited",
+		slog.String("source", rl.Source),
+		slog.Int("refused", rl.Refused),
+		slog.Time("since", ev.Time))
 }

@@ -51,7 +51,9 @@ func (r *redeem) retry(ctx context.Context) (*Enrolled, error) {
 	ev := *r.ev
 	ev.Time, ev.Status, ev.Outcome = r.s.now(), http.StatusOK, mosaic.OutcomeAllowed
 	ev.Reason, ev.CertSerial = "retry_same_key", r.tok.IssuedSerial
-	r.s.audit(ctx, &ev)
+	if err := r.s.auditAllowed(ctx, &ev); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

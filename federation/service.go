@@ -121,18 +121,34 @@ func RequestID(ctx context.Context) string {
 }
 
 // audit appends ev to the audit log. The write outlives a cancelled request
-// so that a client hanging up cannot erase its trace; a failure is logged,
-// since the answer the caller gets is already decided.
-func (s *Service) audit(ctx context.Context, ev *mosaic.AuditEvent) {
+// so that a client hanging up cannot erase its trace. A failure is logged
+// at error level and returned: a denied request keeps its answer anyway,
+// while an allowed one must not go on unaudited (see auditAllowed).
+func (s *Service) audit(ctx context.Context, ev *mosaic.AuditEvent) error {
 	if ev.Time.IsZero() {
 		ev.Time = s.now()
 	}
-	if err := s.cfg.Store.AppendAudit(context.WithoutCancel(ctx), ev); err != nil {
+	err := s.cfg.Store.AppendAudit(context.WithoutCancel(ctx), ev)
+	if err != nil {
 		s.log.Error("audit write failed",
 			slog.String(logRequestID, ev.RequestID),
+			slog.String("verb", ev.Verb),
+			slog.String("outcome", string(ev.Outcome)),
 			slog.String(logReason, ev.Reason),
 			slog.Any(logError, err))
 	}
+	return err
+}
+
+// auditAllowed writes the audit event of a request about to be allowed.
+// If it cannot be written the request is refused with a 503
+// "audit_unavailable": nothing is handed out without its trace.
+func (s *Service) auditAllowed(ctx context.Context, ev *mosaic.AuditEvent) error {
+	if err := s.audit(ctx, ev); err != nil {
+		return mosaic.WrapError(mosaic.KindUnavailable, "audit_unavailable",
+			"the request cannot be recorded now, try again", err)
+	}
+	return nil
 }
 
 // grantLog returns the log attributes that name a grant.

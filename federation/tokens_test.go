@@ -120,3 +120,44 @@ func TestStoreHoldsOnlyTheTokenHash(t *testing.T) {
 		t.Error("the database files hold the token")
 	}
 }
+
+// TestTokenLookupByHashOnly checks that a redeem looks its token up by the
+// token's SHA-256 alone: the database compares whole digests, so how much
+// of a guess is right changes nothing in how it is looked up or answered.
+func TestTokenLookupByHashOnly(t *testing.T) {
+	g := fedtest.New(t, fedtest.Options{})
+	_, token := pendingToken(t, g)
+	// A guess right in all but its last character.
+	last := "A"
+	if strings.HasSuffix(token, last) {
+		last = "Q"
+	}
+	guess := token[:len(token)-1] + last
+	_, csr := fedtest.NewCSR(t)
+
+	_, err := redeem(g, guess, csr)
+	wantCode(t, err, 404, "token_not_found")
+	_, err = redeem(g, token[:20], csr)
+	wantCode(t, err, 400, "invalid_token")
+	if _, err := redeem(g, token, csr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redeem(g, token, csr); err != nil { // the retry path
+		t.Fatal(err)
+	}
+
+	// The store saw hashes of whole tokens, never a token or a part of one.
+	hashes := map[string]bool{
+		mosaic.TokenSecret(token).Hash(): true,
+		mosaic.TokenSecret(guess).Hash(): true,
+	}
+	keys := g.Faults.TokenKeys()
+	if len(keys) < 5 {
+		t.Fatalf("the store saw %d token keys; the check sees nothing", len(keys))
+	}
+	for _, k := range keys {
+		if !hashes[k] || strings.Contains(k, token[:8]) || strings.Contains(k, guess[:8]) {
+			t.Errorf("the store was asked for token key %q, not a token's SHA-256", k)
+		}
+	}
+}

@@ -13,7 +13,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/mosaicgw/mosaic/httpapi"
 )
 
 // Default listener addresses.
@@ -21,6 +25,12 @@ const (
 	DefaultDataDir        = "./mosaic-data"
 	DefaultAdminAddr      = "127.0.0.1:8480"
 	DefaultFederationAddr = "127.0.0.1:8443"
+)
+
+// Certificate authority backends for Config.CA.
+const (
+	CAEmbedded = "embedded"
+	CAStep     = "step"
 )
 
 // Config says how to run a gateway. The zero value of each field means its
@@ -42,6 +52,11 @@ type Config struct {
 	// DatabaseURL selects PostgreSQL (postgres://…). Empty means the
 	// SQLite file mosaic.db in DataDir.
 	DatabaseURL string
+	// CA selects the certificate authority that signs peer certificates:
+	// "embedded" (the default when empty) or "step" (a Step-CA configured
+	// through the STEP_CA_* environment variables). The federation TLS
+	// certificate and the CA pin always come from the embedded CA.
+	CA string
 	// CertLifetime is the lifetime of issued peer certificates. Zero means
 	// the CA's default (24 hours).
 	CertLifetime time.Duration
@@ -53,7 +68,31 @@ type Config struct {
 	// Ready, when set, is called once both listeners accept connections,
 	// with their actual addresses.
 	Ready func(admin, federation net.Addr)
+
+	// EnrollRatePerMinute and EnrollBurst are the per-source rate limit of
+	// the enrollment endpoint (httpapi.EnrollmentLimit): a burst of
+	// EnrollBurst requests, then EnrollRatePerMinute a minute. When both
+	// are zero, MOSAIC_ENROLL_RATE_LIMIT sets them, else the defaults
+	// apply (httpapi.DefaultEnrollPerMinute, httpapi.DefaultEnrollBurst);
+	// when only one is zero, that one has its default. A negative
+	// EnrollRatePerMinute turns the limit off, for a gateway behind a
+	// proxy that limits on its own.
+	EnrollRatePerMinute int
+	EnrollBurst         int
+	// MaxConnections caps the connections each listener serves at once;
+	// more clients wait in the kernel's accept queue until one closes.
+	// Zero means DefaultMaxConnections.
+	MaxConnections int
 }
+
+// DefaultMaxConnections is the default cap on the connections each
+// listener serves at once.
+const DefaultMaxConnections = 1024
+
+// EnvEnrollRateLimit names the environment variable that sets the
+// enrollment rate limit when Config leaves it unset: "PER_MINUTE/BURST"
+// such as "10/5", "PER_MINUTE" alone, or "off".
+const EnvEnrollRateLimit = "MOSAIC_ENROLL_RATE_LIMIT"
 
 // withDefaults returns a copy of c with defaults filled in.
 func (c Config) withDefaults() Config {
@@ -72,7 +111,47 @@ func (c Config) withDefaults() Config {
 	if c.Env == nil {
 		c.Env = os.Getenv
 	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
 	return c
+}
+
+// check refuses settings that have no meaning.
+func (c Config) check() error {
+	switch {
+	case c.MaxConnections < 0:
+		return fmt.Errorf("gateway: max connections %d: must be positive", c.MaxConnections)
+	case c.EnrollBurst < 0:
+		return fmt.Errorf("gateway: enrollment burst %d: must be positive", c.EnrollBurst)
+	}
+	return nil
+}
+
+// enrollLimit returns the enrollment rate limit: the one configured, else
+// the one of EnvEnrollRateLimit, else the defaults.
+func (c Config) enrollLimit() (httpapi.EnrollmentLimit, error) {
+	l := httpapi.EnrollmentLimit{PerMinute: c.EnrollRatePerMinute, Burst: c.EnrollBurst}
+	v := strings.TrimSpace(c.Env(EnvEnrollRateLimit))
+	if l.PerMinute != 0 || l.Burst != 0 || v == "" {
+		return l, nil
+	}
+	if strings.EqualFold(v, "off") {
+		return httpapi.EnrollmentLimit{PerMinute: -1}, nil
+	}
+	bad := fmt.Errorf("gateway: %s %q: want PER_MINUTE/BURST, PER_MINUTE or off",
+		EnvEnrollRateLimit, v)
+	rate, burst, hasBurst := strings.Cut(v, "/")
+	var err error
+	if l.PerMinute, err = strconv.Atoi(rate); err != nil || l.PerMinute < 1 {
+		return l, bad
+	}
+	if hasBurst {
+		if l.Burst, err = strconv.Atoi(burst); err != nil || l.Burst < 1 {
+			return l, bad
+		}
+	}
+	return l, nil
 }
 
 // Init prepares the data directory as the first start would (database,
@@ -96,15 +175,18 @@ func Init(ctx context.Context, cfg Config) error {
 func Run(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
+	if err := cfg.check(); err != nil {
+		return err
+	}
 
 	// Listen first, so that port 0 resolves before the public URL and
 	// admin.json are written.
-	adminLn, err := net.Listen("tcp", cfg.AdminAddr)
+	adminLn, err := listen(cfg.AdminAddr, cfg.MaxConnections)
 	if err != nil {
 		return fmt.Errorf("gateway: admin listener: %w", err)
 	}
 	defer adminLn.Close()
-	fedLn, err := net.Listen("tcp", cfg.FederationAddr)
+	fedLn, err := listen(cfg.FederationAddr, cfg.MaxConnections)
 	if err != nil {
 		return fmt.Errorf("gateway: federation listener: %w", err)
 	}

@@ -22,12 +22,33 @@ func (g *gw) readiness(ctx context.Context) mosaic.Checks {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	now := time.Now()
-	return mosaic.Checks{
+	checks := mosaic.Checks{
 		g.checkDatabase(ctx),
 		g.checkMigrations(ctx),
 		certCheck("ca", g.ca.Intermediate(), now, caWarnLeft),
 		certCheck("tls_certificate", g.serverCert.Leaf, now, tlsWarnLeft),
 	}
+	if g.step != nil {
+		checks = append(checks, g.checkStep(ctx))
+	}
+	return checks
+}
+
+// checkStep reports whether step-ca answers its health check and serves
+// the root the gateway was configured with.
+func (g *gw) checkStep(ctx context.Context) mosaic.Check {
+	c := mosaic.Check{Name: "step_ca", Status: mosaic.CheckFail}
+	if err := g.step.Health(ctx); err != nil {
+		c.Reason = "no healthy answer at " + g.step.URL() + ": " + mosaic.ErrorMessage(err)
+		return c
+	}
+	if err := g.step.CheckRoot(ctx); err != nil {
+		c.Reason = "root served by " + g.step.URL() + " is not STEP_CA_ROOT_CERT_PATH: " +
+			mosaic.ErrorMessage(err)
+		return c
+	}
+	c.Status, c.Reason = mosaic.CheckOK, "healthy at "+g.step.URL()+", root matches"
+	return c
 }
 
 // checkDatabase reports whether the database answers a ping.

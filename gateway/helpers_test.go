@@ -60,6 +60,7 @@ type options struct {
 	federationAddr string
 	publicURL      string
 	databaseURL    string
+	ca             string
 }
 
 // config returns the gateway configuration for dataDir and o, logging at
@@ -71,6 +72,7 @@ func (o options) config(dataDir string, logs io.Writer) gateway.Config {
 		FederationAddr: o.federationAddr,
 		PublicURL:      o.publicURL,
 		DatabaseURL:    o.databaseURL,
+		CA:             o.ca,
 		Env:            func(k string) string { return o.env[k] },
 		Logger: slog.New(slog.NewTextHandler(logs,
 			&slog.HandlerOptions{Level: slog.LevelDebug})),

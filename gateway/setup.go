@@ -17,6 +17,7 @@ import (
 
 	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/ca/embedded"
+	"github.com/mosaicgw/mosaic/ca/stepca"
 	"github.com/mosaicgw/mosaic/federation"
 	"github.com/mosaicgw/mosaic/seal"
 	"github.com/mosaicgw/mosaic/sqlstore"
@@ -47,6 +48,8 @@ type gw struct {
 	db         *sqlstore.DB
 	sealer     mosaic.Sealer
 	ca         *embedded.CA
+	step       *stepca.CA
+	signer     mosaic.CA
 	serverCert *tls.Certificate
 	svc        *federation.Service
 	adminHash  string
@@ -112,9 +115,13 @@ func (g *gw) openParts(ctx context.Context) error {
 		return fmt.Errorf("gateway: TLS certificate: %w", err)
 	}
 
+	if g.signer, err = g.peerCA(); err != nil {
+		return err
+	}
+
 	g.svc = federation.New(federation.Config{
 		Store:        g.store,
-		CA:           g.ca,
+		CA:           g.signer,
 		Sealer:       g.sealer,
 		Logger:       g.log,
 		PublicURL:    g.publicURL,
@@ -123,6 +130,27 @@ func (g *gw) openParts(ctx context.Context) error {
 		CertLifetime: cfg.CertLifetime,
 	})
 	return nil
+}
+
+// peerCA returns the CA that signs peer certificates: the embedded one, or
+// a Step-CA configured through the environment.
+func (g *gw) peerCA() (mosaic.CA, error) {
+	switch g.cfg.CA {
+	case "", CAEmbedded:
+		return g.ca, nil
+	case CAStep:
+		cfg, err := stepca.ConfigFromEnv(g.cfg.Env)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: step-ca: %w", err)
+		}
+		if g.step, err = stepca.New(cfg); err != nil {
+			return nil, fmt.Errorf("gateway: step-ca: %w", err)
+		}
+		g.log.Info("peer certificates signed by step-ca",
+			slog.String("url", g.step.URL()), slog.String("provisioner", g.step.Provisioner()))
+		return g.step, nil
+	}
+	return nil, fmt.Errorf("gateway: CA %q: want %s or %s", g.cfg.CA, CAEmbedded, CAStep)
 }
 
 // loadSecret reads or generates the sealing secret and logs where it came
@@ -142,6 +170,9 @@ func (g *gw) close() {
 		if err := g.store.Close(); err != nil {
 			g.log.Warn("closing database", slog.Any("error", err))
 		}
+	}
+	if g.step != nil {
+		g.step.Close()
 	}
 	if g.lock != nil {
 		g.lock.Close()

@@ -47,8 +47,14 @@ func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, code, ms
 	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg, RequestID: id}})
 }
 
+// retryAfterDefault is the Retry-After, in seconds, of a 503 (and of a
+// 429 that does not set its own): the database, the CA or the audit log
+// failing for a moment.
+const retryAfterDefault = "5"
+
 // writeJSON renders v as the JSON answer with the given status. Answers are
 // never cached: some carry a token or a certificate meant for one client.
+// A 503 or 429 always says when to try again.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
@@ -59,8 +65,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	setRetryAfter(h, status)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(data, '\n'))
+}
+
+// setRetryAfter gives a 503 or 429 answer a Retry-After unless it has one.
+func setRetryAfter(h http.Header, status int) {
+	retry := status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests
+	if retry && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", retryAfterDefault)
+	}
 }
 
 // items wraps a listing as {"items":[...]}, never null.

@@ -33,8 +33,19 @@ type gateway struct {
 	roots *x509.CertPool
 }
 
-// startGateway starts a gateway; both servers stop when the test ends.
+// unlimited turns the enrollment rate limit off: the tests of other
+// behaviours send many enrollment requests from one address.
+var unlimited = httpapi.WithEnrollmentLimit(httpapi.EnrollmentLimit{PerMinute: -1})
+
+// startGateway starts a gateway without the enrollment rate limit; both
+// servers stop when the test ends.
 func startGateway(t *testing.T) *gateway {
+	t.Helper()
+	return startGatewayWith(t, unlimited)
+}
+
+// startGatewayWith starts a gateway whose federation API has opts.
+func startGatewayWith(t *testing.T, opts ...httpapi.FederationOption) *gateway {
 	t.Helper()
 	fed := httptest.NewUnstartedServer(nil)
 	g := &gateway{Gateway: fedtest.New(t, fedtest.Options{
@@ -51,7 +62,7 @@ func startGateway(t *testing.T) *gateway {
 	}
 	g.roots = pki.NewPool(roots...)
 
-	fed.Config.Handler = httpapi.NewFederationHandler(g.Svc, g.CA.ChainPEM(), g.Logger)
+	fed.Config.Handler = httpapi.NewFederationHandler(g.Svc, g.CA.ChainPEM(), g.Logger, opts...)
 	// As the gateway's listener: client certificates are requested, not
 	// verified, and no acceptable CAs are named, so clients send whatever
 	// certificate they have and the handler alone decides.

@@ -114,6 +114,7 @@ func (s *server) queryPeer(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
+	setRetryAfter(h, resp.Status)
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)
 }

@@ -77,15 +77,35 @@ func NewAdminHandler(svc *federation.Service, adminTokenHash string,
 // clients.
 const FederationClientAuth = tls.RequestClientCert
 
+// FederationOption configures the federation API.
+type FederationOption func(*federationOptions)
+
+// federationOptions are the settings of the federation API.
+type federationOptions struct {
+	enrollLimit EnrollmentLimit
+}
+
+// WithEnrollmentLimit sets the per-source rate limit of the enrollment
+// endpoint. Without it the defaults of EnrollmentLimit apply.
+func WithEnrollmentLimit(l EnrollmentLimit) FederationOption {
+	return func(o *federationOptions) { o.enrollLimit = l }
+}
+
 // NewFederationHandler returns the federation API, to be served over TLS
 // with ClientAuth set to FederationClientAuth. caChainPEM is served at
-// GET /api/federation/ca.
+// GET /api/federation/ca. Enrollment requests are rate limited per source
+// (see EnrollmentLimit) before they reach a route.
 func NewFederationHandler(svc *federation.Service, caChainPEM string,
-	logger *slog.Logger) http.Handler {
+	logger *slog.Logger, opts ...FederationOption) http.Handler {
+	var o federationOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := newServer(svc, logger, "federation_api")
 	mux := http.NewServeMux()
 	s.registerFederationRoutes(mux, caChainPEM)
-	return s.middleware(s.routes(mux, s.auditRouteDenial))
+	lim := newLimiter(o.enrollLimit, reportRateLimited(svc))
+	return s.middleware(s.limitEnrollment(lim, s.routes(mux, s.auditRouteDenial)))
 }
 
 // newServer returns a server with a logger for one API.

@@ -1,8 +1,8 @@
 // Package fedtest builds real gateways for the tests of the federation and
 // httpapi packages: a SQLite store in a temporary directory, a sealer, the
-// embedded CA behind a fault-injecting wrapper, and a federation.Service
-// over them, with helpers for the usual set-up steps. Nothing in it is a
-// mock; faults are injected over the real CA.
+// embedded CA, and a federation.Service that uses the CA and the store
+// through fault-injecting wrappers, with helpers for the usual set-up
+// steps. Nothing in it is a mock; faults are injected over the real parts.
 package fedtest
 
 import (
@@ -35,7 +35,9 @@ type Gateway struct {
 	CA     *embedded.CA
 	// FaultCA wraps CA; the service signs through it.
 	FaultCA *FaultCA
-	Svc     *federation.Service
+	// Faults wraps Store; the service uses the store through it.
+	Faults *FaultStore
+	Svc    *federation.Service
 	// Logs collects everything the service logs, as text.
 	Logs *SyncBuffer
 	// Logger writes to Logs.
@@ -73,9 +75,10 @@ func New(t testing.TB, opts Options) *Gateway {
 		t.Fatalf("embedded CA: %v", err)
 	}
 	g.FaultCA = &FaultCA{CA: g.CA}
+	g.Faults = &FaultStore{DB: g.Store}
 	g.Logger = slog.New(slog.NewTextHandler(g.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g.Svc = federation.New(federation.Config{
-		Store:     g.Store,
+		Store:     g.Faults,
 		CA:        g.FaultCA,
 		Sealer:    g.Sealer,
 		Logger:    g.Logger,
