@@ -14,7 +14,8 @@ export MOSAIC_TEST_POSTGRES_URL
 
 test: vet ## run every test, with the race detector on the concurrent parts
 	@$(GO) run ./internal/pgcheck || echo "make test: PostgreSQL is not reachable at MOSAIC_TEST_POSTGRES_URL: its tests will be SKIPPED"
-	bin=$$(scripts/build-step-ca.sh) && MOSAIC_STEP_CA_BIN=$$bin $(GO) test -count=1 ./...
+	bin=$$(scripts/build-step-ca.sh) && export MOSAIC_STEP_CA_BIN=$$bin && \
+	$(GO) test -count=1 ./... && \
 	CGO_ENABLED=1 $(GO) test -count=1 -race ./sqlstore/... ./federation/... ./httpapi/... ./gateway/...
 	cd tools && $(GO) test -count=1 ./...
 
