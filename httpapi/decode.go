@@ -9,7 +9,9 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mosaicgw/mosaic"
 )
@@ -36,6 +38,12 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	if err != nil {
 		return err
 	}
+	// encoding/json would replace invalid UTF-8 and lone surrogate escapes
+	// with U+FFFD, storing something other than what was sent.
+	if !utf8.Valid(body) || hasLoneSurrogate(body) {
+		return mosaic.Errorf(mosaic.KindInvalid, "invalid_json",
+			"request body is not valid UTF-8 JSON text")
+	}
 	if err := checkKeys(body, reflect.TypeOf(dst)); err != nil {
 		return err
 	}
@@ -45,6 +53,61 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 		return decodeError(err)
 	}
 	return nil
+}
+
+// hasLoneSurrogate reports whether a JSON text holds a \u escape of a
+// UTF-16 surrogate that is not part of a high-low pair. It tracks string
+// boundaries and escaped backslashes so that text such as "\\ud800" is
+// not mistaken for an escape.
+func hasLoneSurrogate(body []byte) bool {
+	inString := false
+	pendingHigh := false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if !inString {
+			inString = c == '"'
+			continue
+		}
+		if c != '\\' {
+			if pendingHigh {
+				return true
+			}
+			inString = c != '"'
+			continue
+		}
+		i++
+		if i >= len(body) {
+			return false
+		}
+		if body[i] != 'u' || i+4 >= len(body) {
+			if pendingHigh {
+				return true
+			}
+			continue
+		}
+		v, err := strconv.ParseUint(string(body[i+1:i+5]), 16, 16)
+		i += 4
+		if err != nil {
+			return false // the decoder reports the bad escape
+		}
+		switch {
+		case v >= 0xD800 && v < 0xDC00:
+			if pendingHigh {
+				return true
+			}
+			pendingHigh = true
+		case v >= 0xDC00 && v < 0xE000:
+			if !pendingHigh {
+				return true
+			}
+			pendingHigh = false
+		default:
+			if pendingHigh {
+				return true
+			}
+		}
+	}
+	return pendingHigh
 }
 
 // decodeOptionalJSON is decodeJSON for a body that may be left out: a
