@@ -38,9 +38,12 @@ var tls12CipherSuites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-// servers builds the admin and federation HTTP servers.
+// servers builds the admin and federation HTTP servers. Both record into
+// one set of metrics, served at the admin listener's GET /metrics.
 func (g *gw) servers() (admin, fed *http.Server, err error) {
+	metrics := httpapi.NewMetrics(g.svc, httpapi.WithMetricsLogger(g.log))
 	admin = g.httpServer(httpapi.NewAdminHandler(g.svc, g.adminHash, g.log,
+		httpapi.WithMetrics(metrics),
 		httpapi.WithReadiness(g.readiness),
 		httpapi.WithAdminTokenLookup(func(ctx context.Context) (string, error) {
 			return g.store.GetSetting(ctx, adminTokenSetting)
@@ -51,7 +54,7 @@ func (g *gw) servers() (admin, fed *http.Server, err error) {
 		return nil, nil, err
 	}
 	fed = g.httpServer(httpapi.NewFederationHandler(g.svc, g.ca.ChainPEM(), g.log,
-		httpapi.WithEnrollmentLimit(limit)))
+		httpapi.WithEnrollmentLimit(limit), httpapi.WithFederationMetrics(metrics)))
 	fed.TLSConfig = &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: tls12CipherSuites,

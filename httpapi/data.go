@@ -9,7 +9,7 @@ import (
 
 // registerDataRoutes adds the routes of the resources users own: tasks,
 // notes and credentials.
-func (s *server) registerDataRoutes(mux *http.ServeMux) {
+func (s *server) registerDataRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /api/admin/tasks", s.createTask)
 	mux.HandleFunc("POST /api/admin/notes", s.createNote)
 	mux.HandleFunc("POST /api/admin/credentials", s.createCredential)

@@ -44,6 +44,7 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // writeErrorBody writes an error answer with the request's id.
 func writeErrorBody(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	id := federation.RequestID(r.Context())
+	noteErrorCode(r, code)
 	writeJSON(w, status, errorBody{Error: errorDetail{Code: code, Message: msg, RequestID: id}})
 }
 

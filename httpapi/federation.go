@@ -7,12 +7,18 @@ import (
 	"github.com/mosaicgw/mosaic/federation"
 )
 
+// The federated read route, and the path prefix of the resource it names.
+const (
+	readRoute      = "GET " + readPathPrefix + "{resource}"
+	readPathPrefix = "/api/federation/v1/"
+)
+
 // registerFederationRoutes adds the routes of the federation API: the CA
 // bundle, enrollment, and the federated reads.
-func (s *server) registerFederationRoutes(mux *http.ServeMux, caChainPEM string) {
+func (s *server) registerFederationRoutes(mux *routeMux, caChainPEM string) {
 	mux.HandleFunc("GET /api/federation/ca", serveCA(caChainPEM))
 	mux.HandleFunc("POST /api/federation/enrollment/{token}", s.enroll)
-	mux.HandleFunc("GET /api/federation/v1/{resource}", s.readFederated)
+	mux.HandleFunc(readRoute, s.readFederated)
 }
 
 // serveCA returns the handler that serves the CA chain, public like any

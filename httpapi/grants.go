@@ -10,7 +10,7 @@ import (
 )
 
 // registerGrantRoutes adds the grant and token routes of the admin API.
-func (s *server) registerGrantRoutes(mux *http.ServeMux) {
+func (s *server) registerGrantRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /api/admin/federation/grants", s.createGrant)
 	mux.HandleFunc("GET /api/admin/federation/grants", s.listGrants)
 	mux.HandleFunc("GET /api/admin/federation/grants/{id}", s.showGrant)

@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/federation/fedtest"
@@ -31,6 +33,8 @@ type gateway struct {
 	fed   *httptest.Server
 	// roots trusts the gateway's CA, for clients of the federation API.
 	roots *x509.CertPool
+	// adminH and fedH are the two APIs' handlers.
+	adminH, fedH http.Handler
 }
 
 // unlimited turns the enrollment rate limit off: the tests of other
@@ -47,10 +51,33 @@ func startGateway(t *testing.T) *gateway {
 // startGatewayWith starts a gateway whose federation API has opts.
 func startGatewayWith(t *testing.T, opts ...httpapi.FederationOption) *gateway {
 	t.Helper()
+	return startGatewayOpts(t, gatewayOptions{fed: opts})
+}
+
+// gatewayOptions adjust a test gateway.
+type gatewayOptions struct {
+	// fed are the options of the federation API.
+	fed []httpapi.FederationOption
+	// metricsClock, when set, makes both APIs record into one Metrics
+	// whose clock it is, served at the admin API's /metrics.
+	metricsClock func() time.Time
+}
+
+// startGatewayOpts starts a gateway with o.
+func startGatewayOpts(t *testing.T, o gatewayOptions) *gateway {
+	t.Helper()
 	fed := httptest.NewUnstartedServer(nil)
 	g := &gateway{Gateway: fedtest.New(t, fedtest.Options{
 		PublicURL: "https://" + fed.Listener.Addr().String(),
 	})}
+	opts := o.fed
+	var adminOpts []httpapi.AdminOption
+	if o.metricsClock != nil {
+		m := httpapi.NewMetrics(g.Svc, httpapi.WithMetricsClock(o.metricsClock),
+			httpapi.WithMetricsLogger(g.Logger))
+		opts = append(slices.Clip(opts), httpapi.WithFederationMetrics(m))
+		adminOpts = append(adminOpts, httpapi.WithMetrics(m))
+	}
 	ctx := context.Background()
 	serverCert, err := g.CA.ServerCertificate(ctx, g.Store, g.Sealer, "127.0.0.1")
 	if err != nil {
@@ -62,7 +89,8 @@ func startGatewayWith(t *testing.T, opts ...httpapi.FederationOption) *gateway {
 	}
 	g.roots = pki.NewPool(roots...)
 
-	fed.Config.Handler = httpapi.NewFederationHandler(g.Svc, g.CA.ChainPEM(), g.Logger, opts...)
+	g.fedH = httpapi.NewFederationHandler(g.Svc, g.CA.ChainPEM(), g.Logger, opts...)
+	fed.Config.Handler = g.fedH
 	// As the gateway's listener: client certificates are requested, not
 	// verified, and no acceptable CAs are named, so clients send whatever
 	// certificate they have and the handler alone decides.
@@ -79,7 +107,8 @@ func startGatewayWith(t *testing.T, opts ...httpapi.FederationOption) *gateway {
 	t.Cleanup(fed.Close)
 	g.fed = fed
 
-	g.admin = httptest.NewServer(httpapi.NewAdminHandler(g.Svc, hashHex(adminToken), g.Logger))
+	g.adminH = httpapi.NewAdminHandler(g.Svc, hashHex(adminToken), g.Logger, adminOpts...)
+	g.admin = httptest.NewServer(g.adminH)
 	t.Cleanup(g.admin.Close)
 	return g
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -23,12 +24,15 @@ const (
 )
 
 // middleware gives each request an id (in its context and the X-Request-Id
-// header), turns a panic into a 500, and writes one access log line.
+// header), turns a panic into a 500, writes one access log line and
+// records the request's metrics.
 func (s *server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := newRequestID()
-		r = r.WithContext(federation.WithRequestID(r.Context(), id))
+		meta := &requestMeta{}
+		ctx := context.WithValue(federation.WithRequestID(r.Context(), id), requestMetaKey{}, meta)
+		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w}
 
@@ -45,10 +49,42 @@ func (s *server) middleware(next http.Handler) http.Handler {
 					s.writeError(sw, r, errors.New("httpapi: handler panic"))
 				}
 			}
-			s.accessLog(r, sw.code(), time.Since(start), id)
+			elapsed := time.Since(start)
+			s.accessLog(r, sw.code(), elapsed, id)
+			s.metrics.observe(answered{
+				api: s.api, pattern: s.routePattern(r), method: r.Method, path: r.URL.Path,
+				status: sw.code(), code: meta.code, elapsed: elapsed,
+			})
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// requestMeta is what a request's handlers tell the middleware about its
+// answer.
+type requestMeta struct {
+	code string // the error code answered, if any
+}
+
+// requestMetaKey is the context key of a request's *requestMeta.
+type requestMetaKey struct{}
+
+// noteErrorCode tells the middleware that r was answered with an error
+// code.
+func noteErrorCode(r *http.Request, code string) {
+	if m, ok := r.Context().Value(requestMetaKey{}).(*requestMeta); ok {
+		m.code = code
+	}
+}
+
+// routePattern returns the pattern of the route that serves r, "" when
+// none does: the path is not clean, unknown, or not served for r's method.
+func (s *server) routePattern(r *http.Request) string {
+	if s.mux == nil || !canonicalPath(r.URL.Path) {
+		return ""
+	}
+	_, pattern := s.mux.Handler(r)
+	return pattern
 }
 
 // accessLog writes one line per request. The path is redacted so that an

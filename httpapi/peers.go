@@ -11,7 +11,7 @@ import (
 
 // registerPeerRoutes adds the peer routes of the admin API: listing, the
 // two local steps of "peer add", and reads from an outbound peer.
-func (s *server) registerPeerRoutes(mux *http.ServeMux) {
+func (s *server) registerPeerRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /api/admin/federation/peers", s.listPeers)
 	mux.HandleFunc("POST /api/admin/federation/peers/keypair", s.createKeypair)
 	mux.HandleFunc("PATCH /api/admin/federation/peers/{id}/cert", s.storePeerCert)

@@ -282,6 +282,7 @@ func (s *server) limitEnrollment(l *limiter, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		s.metrics.rateLimitHit()
 		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
 		writeErrorBody(w, r, http.StatusTooManyRequests, "rate_limited",
 			"too many enrollment requests from this address, try again later")

@@ -34,6 +34,11 @@ type server struct {
 	// adminHash returns the admin token's hash; nil means the fixed hash
 	// given to NewAdminHandler.
 	adminHash func(context.Context) (string, error)
+	// api is the API's "api" metric label; metrics records its requests
+	// (nil: none); mux holds its routes (nil before they are registered).
+	api     string
+	metrics *Metrics
+	mux     *http.ServeMux
 }
 
 // AdminOption configures the admin API.
@@ -45,26 +50,47 @@ func WithReadiness(ready func(context.Context) mosaic.Checks) AdminOption {
 	return func(s *server) { s.ready = ready }
 }
 
-// NewAdminHandler returns the admin API. Every route but GET /healthz and
-// GET /readyz needs "Authorization: Bearer <token>" where the token's
+// WithMetrics makes the admin API record its requests into m and serve m
+// at GET /metrics. Without it, the admin API keeps metrics of its own.
+func WithMetrics(m *Metrics) AdminOption {
+	return func(s *server) { s.metrics = m }
+}
+
+// openPaths are the admin API paths served without the admin token: the
+// health checks, the metrics and the API description. The admin listener
+// is meant for loopback or a private network.
+var openPaths = map[string]bool{
+	"/healthz": true, "/readyz": true, "/metrics": true, "/api/openapi.json": true,
+}
+
+// NewAdminHandler returns the admin API. Every route but those of
+// openPaths needs "Authorization: Bearer <token>" where the token's
 // lower-case hex SHA-256 is adminTokenHash; the comparison takes constant
-// time.
+// time. Routes lists the routes it serves.
 func NewAdminHandler(svc *federation.Service, adminTokenHash string,
 	logger *slog.Logger, opts ...AdminOption) http.Handler {
 	s := newServer(svc, logger, "admin")
+	s.api = apiAdmin
 	for _, o := range opts {
 		o(s)
 	}
-	mux := http.NewServeMux()
+	if s.metrics == nil {
+		s.metrics = NewMetrics(svc, WithMetricsLogger(logger))
+	}
+	mux := newRouteMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.HandleFunc(openAPIRoute, serveOpenAPI())
 	s.registerUserRoutes(mux)
 	s.registerTeamRoutes(mux)
 	s.registerDataRoutes(mux)
 	s.registerGrantRoutes(mux)
 	s.registerPeerRoutes(mux)
 	s.registerAuditRoutes(mux)
-	return s.middleware(s.requireAdmin(adminTokenHash, s.routes(mux, nil)))
+	s.mux = mux.ServeMux
+	h := s.middleware(s.requireAdmin(adminTokenHash, s.routes(mux.ServeMux, nil)))
+	return &apiHandler{Handler: h, patterns: mux.patterns}
 }
 
 // FederationClientAuth is the client authentication the federation
@@ -83,6 +109,14 @@ type FederationOption func(*federationOptions)
 // federationOptions are the settings of the federation API.
 type federationOptions struct {
 	enrollLimit EnrollmentLimit
+	metrics     *Metrics
+}
+
+// WithFederationMetrics makes the federation API record its requests,
+// enrollments, reads and rate-limit hits into m. Without it, it records
+// none.
+func WithFederationMetrics(m *Metrics) FederationOption {
+	return func(o *federationOptions) { o.metrics = m }
 }
 
 // WithEnrollmentLimit sets the per-source rate limit of the enrollment
@@ -94,7 +128,8 @@ func WithEnrollmentLimit(l EnrollmentLimit) FederationOption {
 // NewFederationHandler returns the federation API, to be served over TLS
 // with ClientAuth set to FederationClientAuth. caChainPEM is served at
 // GET /api/federation/ca. Enrollment requests are rate limited per source
-// (see EnrollmentLimit) before they reach a route.
+// (see EnrollmentLimit) before they reach a route. Routes lists the
+// routes it serves.
 func NewFederationHandler(svc *federation.Service, caChainPEM string,
 	logger *slog.Logger, opts ...FederationOption) http.Handler {
 	var o federationOptions
@@ -102,10 +137,13 @@ func NewFederationHandler(svc *federation.Service, caChainPEM string,
 		opt(&o)
 	}
 	s := newServer(svc, logger, "federation_api")
-	mux := http.NewServeMux()
+	s.api, s.metrics = apiFederation, o.metrics
+	mux := newRouteMux()
 	s.registerFederationRoutes(mux, caChainPEM)
+	s.mux = mux.ServeMux
 	lim := newLimiter(o.enrollLimit, reportRateLimited(svc))
-	return s.middleware(s.limitEnrollment(lim, s.routes(mux, s.auditRouteDenial)))
+	h := s.middleware(s.limitEnrollment(lim, s.routes(mux.ServeMux, s.auditRouteDenial)))
+	return &apiHandler{Handler: h, patterns: mux.patterns}
 }
 
 // newServer returns a server with a logger for one API.
@@ -148,7 +186,7 @@ func WithAdminTokenLookup(lookup func(context.Context) (string, error)) AdminOpt
 	return func(s *server) { s.adminHash = lookup }
 }
 
-// requireAdmin refuses every request but the health checks unless it
+// requireAdmin refuses every request but those of openPaths unless it
 // carries the admin bearer token.
 func (s *server) requireAdmin(tokenHash string, next http.Handler) http.Handler {
 	lookup := s.adminHash
@@ -156,8 +194,7 @@ func (s *server) requireAdmin(tokenHash string, next http.Handler) http.Handler 
 		lookup = func(context.Context) (string, error) { return tokenHash, nil }
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		open := r.URL.Path == "/healthz" || r.URL.Path == "/readyz"
-		if open {
+		if openPaths[r.URL.Path] {
 			next.ServeHTTP(w, r)
 			return
 		}

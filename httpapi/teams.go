@@ -7,7 +7,7 @@ import (
 )
 
 // registerTeamRoutes adds the team routes of the admin API.
-func (s *server) registerTeamRoutes(mux *http.ServeMux) {
+func (s *server) registerTeamRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /api/admin/teams", s.createTeam)
 	mux.HandleFunc("GET /api/admin/teams", s.listTeams)
 	mux.HandleFunc("POST /api/admin/teams/{id}/members", s.addTeamMember)

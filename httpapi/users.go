@@ -7,7 +7,7 @@ import (
 )
 
 // registerUserRoutes adds the user routes of the admin API.
-func (s *server) registerUserRoutes(mux *http.ServeMux) {
+func (s *server) registerUserRoutes(mux *routeMux) {
 	mux.HandleFunc("POST /api/admin/users", s.createUser)
 	mux.HandleFunc("GET /api/admin/users", s.listUsers)
 }

@@ -65,8 +65,9 @@ func sqliteDSN(path string) string {
 	return b.String()
 }
 
-// open checks the connection and brings the schema up to date. A database
-// that cannot be reached is KindUnavailable "database_unavailable".
+// open checks the connection, brings the schema up to date and links audit
+// rows written before the audit chain existed (see chainExistingAudit). A
+// database that cannot be reached is KindUnavailable "database_unavailable".
 func open(ctx context.Context, pool *sql.DB, d *dialect) (*DB, error) {
 	if err := pool.PingContext(ctx); err != nil {
 		detail := fmt.Errorf("sqlstore: connect: %w", err)
@@ -82,7 +83,11 @@ func open(ctx context.Context, pool *sql.DB, d *dialect) (*DB, error) {
 	if err := migrate(ctx, provider); err != nil {
 		return nil, err
 	}
-	return &DB{pool: pool, d: d, migrations: provider}, nil
+	db := &DB{pool: pool, d: d, migrations: provider}
+	if err := db.chainExistingAudit(ctx); err != nil {
+		return nil, err
+	}
+	return db, nil
 }
 
 // Ping checks that the database answers.

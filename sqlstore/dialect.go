@@ -31,6 +31,7 @@ const (
 	errBusy                       // the database is locked by someone else
 	errRetry                      // a serialization failure or deadlock: retry the transaction
 	errDown                       // the database cannot be reached or the connection was lost
+	errFull                       // the disk or file system holding the database is full
 )
 
 // dialect is everything that differs between the SQL databases the store
@@ -54,6 +55,12 @@ type dialect struct {
 	// while it reads the schema version and while it migrates, so that
 	// several processes opening one database apply each migration once.
 	migrationLock lock.SessionLocker
+	// lockAuditChain, when set, is a statement that makes the transaction
+	// the only appender to the audit hash chain until it ends, among every
+	// process that shares the database. Without it the dialect relies on
+	// write transactions being serialised already (SQLite takes its write
+	// lock when such a transaction begins).
+	lockAuditChain string
 }
 
 // sqliteDialect is SQLite through modernc.org/sqlite.
@@ -76,8 +83,14 @@ var postgresDialect = &dialect{
 	nowMillis:  "CAST(FLOOR(EXTRACT(EPOCH FROM now()) * 1000) AS BIGINT)",
 	classify:   classifyPostgres,
 
-	migrationLock: advisoryLocker{id: lock.DefaultLockID, wait: migrationLockWait},
+	migrationLock:  advisoryLocker{id: lock.DefaultLockID, wait: migrationLockWait},
+	lockAuditChain: "SELECT pg_advisory_xact_lock(" + auditChainLockID + ")",
 }
+
+// auditChainLockID is the key of the PostgreSQL advisory lock that
+// serialises appends to the audit chain: the ASCII bytes of "mosaicau" as
+// a big-endian integer, distinct from goose's migration lock.
+const auditChainLockID = "7885648334766170485"
 
 // rebind returns stmt in the dialect: nowMarker becomes the current-time
 // expression and, for numbered dialects, each ? outside a quoted literal
@@ -120,6 +133,10 @@ func classifySQLite(err error) errClass {
 		return errForeignKey
 	case code&0xff == sqlite3.SQLITE_BUSY || code&0xff == sqlite3.SQLITE_LOCKED:
 		return errBusy
+	case code&0xff == sqlite3.SQLITE_FULL:
+		return errFull
+	case code&0xff == sqlite3.SQLITE_IOERR:
+		return errDown
 	}
 	return errOther
 }
@@ -136,6 +153,7 @@ var postgresStates = map[string]errClass{
 	"57P01": errDown,       // admin_shutdown
 	"57P02": errDown,       // crash_shutdown
 	"57P03": errDown,       // cannot_connect_now
+	"53100": errFull,       // disk_full
 }
 
 // classifyPostgres reads the SQLSTATE of a PostgreSQL error, or recognizes

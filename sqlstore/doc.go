@@ -11,4 +11,9 @@
 // On PostgreSQL they hold at READ COMMITTED, the default: a conditional
 // UPDATE that finds its row locked waits, then evaluates its condition again
 // on the committed row.
+//
+// The audit log is a hash chain (package auditchain): every audit row is
+// appended by one insert path that holds the chain lock for the rest of its
+// transaction (on PostgreSQL an advisory lock; SQLite's write transactions
+// are serialised already), so appends from every replica form one chain.
 package sqlstore

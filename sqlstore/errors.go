@@ -16,10 +16,11 @@ type violations struct {
 }
 
 // fail maps a database error from operation op to the store's errors: an
-// *mosaic.Error passes through, a busy or unreachable database is
-// KindUnavailable ("database_busy", "database_unavailable"), the
-// violations in on become their client errors, and anything else is an
-// internal fault. Driver detail stays in Err, never in the message.
+// *mosaic.Error passes through, a busy, unreachable or full database is
+// KindUnavailable ("database_busy", "database_unavailable",
+// "storage_full"), the violations in on become their client errors, and
+// anything else is an internal fault. Driver detail stays in Err, never in
+// the message.
 func (db *DB) fail(op string, err error, on *violations) error {
 	if err == nil {
 		return nil
@@ -35,6 +36,8 @@ func (db *DB) fail(op string, err error, on *violations) error {
 		return errBusyDB(detail)
 	case errDown:
 		return errUnavailableDB(detail)
+	case errFull:
+		return errStorageFull(detail)
 	}
 	if on != nil {
 		switch {
@@ -56,10 +59,17 @@ func errBusyDB(detail error) *mosaic.Error {
 }
 
 // errUnavailableDB is a database that cannot be reached, or a connection
-// to it that broke.
+// to it that broke, or a file it is kept in that cannot be read or written.
 func errUnavailableDB(detail error) *mosaic.Error {
 	return mosaic.WrapError(mosaic.KindUnavailable, "database_unavailable",
 		"the database is unavailable, try again later", detail)
+}
+
+// errStorageFull is a database whose disk is full: writes fail until the
+// operator frees space, while reads go on.
+func errStorageFull(detail error) *mosaic.Error {
+	return mosaic.WrapError(mosaic.KindUnavailable, "storage_full",
+		"the database's storage is full, try again later", detail)
 }
 
 // withDetail returns a copy of e that carries detail for the log.

@@ -171,22 +171,39 @@ const (
 		WHERE hash = ? AND claim_id = ? AND used_at IS NULL AND grant_id = ? AND peer_id = ?`
 )
 
-// Audit events.
+// Audit events. Rows form a hash chain (package auditchain): an append
+// takes the chain lock, inserts the row linked to the newest row's hash,
+// then stores the row's own hash, all in one transaction.
 const (
 	auditCols = `id, occurred_at, request_id, peer_id, grant_id, subject_user_id, verb,
 		resource, status, outcome, reason, row_count, source_addr, token_hash_prefix,
 		cert_serial`
+	chainCols = auditCols + `, prev_hash, hash`
 
+	// prev_hash is the newest row's hash, '' for the first row.
 	sqlInsertAudit = `INSERT INTO audit_events (occurred_at, request_id, peer_id, grant_id,
 		subject_user_id, verb, resource, status, outcome, reason, row_count, source_addr,
-		token_hash_prefix, cert_serial)
-		VALUES (COALESCE(?, {{now}}), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		RETURNING id, occurred_at`
+		token_hash_prefix, cert_serial, prev_hash)
+		VALUES (COALESCE(?, {{now}}), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+			COALESCE((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), ''))
+		RETURNING ` + chainCols
+	sqlSetAuditHash  = `UPDATE audit_events SET hash = ? WHERE id = ?`
 	sqlListAudit     = `SELECT ` + auditCols + ` FROM audit_events`
 	condAuditPeer    = `peer_id = ?`
 	condAuditGrant   = `grant_id = ?`
 	condAuditOutcome = `outcome = ?`
 	sqlListAuditEnd  = ` ORDER BY id DESC LIMIT ?`
+
+	// (after id, since ms, limit): math.MinInt64 for no since.
+	sqlScanAudit = `SELECT ` + chainCols + ` FROM audit_events
+		WHERE id > ? AND occurred_at >= ? ORDER BY id LIMIT ?`
+
+	// Chaining the rows written before the chain existed.
+	sqlNewestAuditHash = `SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1`
+	sqlAuditChained    = `SELECT COUNT(*) FROM (
+		SELECT 1 FROM audit_events WHERE hash IS NOT NULL LIMIT 1) chained`
+	// (prev hash, hash, id)
+	sqlLinkAudit = `UPDATE audit_events SET prev_hash = ?, hash = ? WHERE id = ?`
 )
 
 // Keys and settings.

@@ -88,8 +88,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 	for i := range 2 {
 		db := openSQLite(t, path)
 		v, err := db.SchemaVersion(t.Context())
-		if err != nil || v != 2 {
-			t.Fatalf("reopen %d: schema version %d, %v; want 2", i, v, err)
+		if err != nil || v != 3 {
+			t.Fatalf("reopen %d: schema version %d, %v; want 3", i, v, err)
 		}
 		if _, err := db.FindUser(t.Context(), u.ID); err != nil {
 			t.Fatalf("reopen %d: user lost: %v", i, err)
@@ -110,10 +110,10 @@ func TestSchemaNewerThanBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A later build applied migration 3.
+	// A later build applied migration 4.
 	raw := rawDB(t, path)
 	_, err = raw.ExecContext(t.Context(),
-		`INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, 1)`)
+		`INSERT INTO goose_db_version (version_id, is_applied) VALUES (4, 1)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,16 +124,16 @@ func TestSchemaNewerThanBuild(t *testing.T) {
 		_ = db.Close()
 		t.Fatal("OpenSQLite accepted a database newer than this build")
 	}
-	if !errors.Is(err, sqlstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), "version 3") {
-		t.Fatalf("OpenSQLite error %q, want ErrSchemaTooNew naming version 3", err)
+	if !errors.Is(err, sqlstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), "version 4") {
+		t.Fatalf("OpenSQLite error %q, want ErrSchemaTooNew naming version 4", err)
 	}
 	if after := schema(t, raw); after != before {
 		t.Fatalf("refused open changed the schema:\n%s\nwas\n%s", after, before)
 	}
 	var n int
 	err = raw.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM goose_db_version`).Scan(&n)
-	if err != nil || n != 4 {
-		t.Fatalf("goose_db_version has %d rows (%v), want 4 (0, 1, 2, 3)", n, err)
+	if err != nil || n != 5 {
+		t.Fatalf("goose_db_version has %d rows (%v), want 5 (0 to 4)", n, err)
 	}
 }
 

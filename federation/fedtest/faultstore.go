@@ -7,10 +7,12 @@ import (
 
 	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/sqlstore"
+	"github.com/mosaicgw/mosaic/sqlstore/auditchain"
 )
 
 // FaultStore is the real store with faults injected on demand: audit
-// writes and page reads can be made to fail, and every token hash the
+// writes, audit chain reads and page reads can be made to fail, and every
+// token hash the
 // service hands to the token methods is recorded. An audit event written
 // inside another store transaction (an activation, a revocation) is not
 // affected by FailAudit.
@@ -20,6 +22,8 @@ type FaultStore struct {
 	mu        sync.Mutex
 	auditErr  error
 	readErr   error
+	scanErr   error
+	scansLeft int
 	tokenKeys []string
 }
 
@@ -28,6 +32,30 @@ func (f *FaultStore) FailAudit(err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.auditErr = err
+}
+
+// FailAuditScans lets the next ok calls of ScanAudit through and makes
+// every later one fail with err; a nil err heals it.
+func (f *FaultStore) FailAuditScans(ok int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.scanErr, f.scansLeft = err, ok
+}
+
+// ScanAudit fails if told to, else reads the batch of audit records.
+func (f *FaultStore) ScanAudit(ctx context.Context,
+	q auditchain.Query) ([]*auditchain.Record, error) {
+	f.mu.Lock()
+	err := f.scanErr
+	if err != nil && f.scansLeft > 0 {
+		f.scansLeft--
+		err = nil
+	}
+	f.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return f.DB.ScanAudit(ctx, q)
 }
 
 // FailReads makes every later ReadPage fail with err; nil heals it.

@@ -8,6 +8,10 @@
 //
 // Some tests wait for tokens and claims to expire by the database clock, so
 // the suite runs its tests in parallel, each on its own store.
+//
+// RunAuditChain is the suite of the audit log's hash chain. It needs more
+// than a store: a second store on the same database and a way to change
+// the database behind the store's back (see ChainEnv).
 package storetest
 
 import (

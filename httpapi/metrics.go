@@ -1,0 +1,273 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/federation"
+)
+
+// Values of the "api" label: which listener answered.
+const (
+	apiAdmin      = "admin"
+	apiFederation = "federation"
+)
+
+// Label values that stand for something not known or not bounded.
+const (
+	unmatchedRoute = "unmatched" // no route: unknown path, wrong method, unclean path
+	otherValue     = "other"     // a method or reason outside the known set
+	noReason       = "none"      // the reason of an allowed request
+	unknownValue   = "unknown"   // a resource that is not one, a refusal without a code
+)
+
+// maxReasonLabel bounds the length of a reason label.
+const maxReasonLabel = 64
+
+// peerScrapeTimeout bounds the peer listing done for each scrape.
+const peerScrapeTimeout = 5 * time.Second
+
+// requestBuckets are the latency buckets, in seconds, of both APIs: from
+// a millisecond to the 60 s an answer may take (a remote query included).
+var requestBuckets = []float64{
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+}
+
+// Metrics are the gateway's Prometheus metrics, kept in a registry of
+// their own rather than the process-wide default. Labels hold route
+// patterns, never raw paths, and only values from bounded sets: no token,
+// address or other client input reaches them. A nil *Metrics records
+// nothing.
+type Metrics struct {
+	reg         *prometheus.Registry
+	log         *slog.Logger
+	requests    *prometheus.CounterVec
+	durations   *prometheus.HistogramVec
+	enrollments *prometheus.CounterVec
+	reads       *prometheus.CounterVec
+	rateLimited prometheus.Counter
+}
+
+// MetricsOption configures Metrics.
+type MetricsOption func(*metricsOptions)
+
+// metricsOptions are the settings of Metrics.
+type metricsOptions struct {
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// WithMetricsClock sets the clock the certificate expiry metric is
+// computed against. Without it, time.Now.
+func WithMetricsClock(now func() time.Time) MetricsOption {
+	return func(o *metricsOptions) { o.now = now }
+}
+
+// WithMetricsLogger sets where failures to gather metrics are logged.
+// Without it they are discarded.
+func WithMetricsLogger(l *slog.Logger) MetricsOption {
+	return func(o *metricsOptions) { o.logger = l }
+}
+
+// NewMetrics returns the metrics of one gateway: request counts and
+// latencies of both APIs, enrollments, federated reads, enrollment rate
+// limit hits, the time left on each peer certificate (read from svc's
+// peers on every scrape; none when svc is nil), and the Go runtime and
+// process collectors.
+func NewMetrics(svc *federation.Service, opts ...MetricsOption) *Metrics {
+	o := metricsOptions{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	m := newMetricSet()
+	m.log = o.logger.With(slog.String("component", "metrics"))
+	m.reg = prometheus.NewRegistry()
+	m.reg.MustRegister(m.requests, m.durations, m.enrollments, m.reads, m.rateLimited,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if svc != nil {
+		m.reg.MustRegister(&peerCertCollector{list: svc.ListPeers, now: o.now})
+	}
+	return m
+}
+
+// newMetricSet returns the metrics recorded by the handlers, unregistered.
+func newMetricSet() *Metrics {
+	reqLabels := []string{"api", "route", "method", "status_class"}
+	return &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mosaic_http_requests_total",
+			Help: "HTTP requests answered, by API, route pattern, method and status class.",
+		}, reqLabels),
+		durations: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mosaic_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by API, route pattern, method and status class.",
+			Buckets: requestBuckets,
+		}, reqLabels),
+		enrollments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mosaic_enrollments_total",
+			Help: "Enrollment requests, by outcome (allowed or denied) and reason code " +
+				"(none when allowed); rate-limited ones included.",
+		}, []string{"outcome", "reason"}),
+		reads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mosaic_federated_reads_total",
+			Help: "Federated reads, by outcome (allowed or denied), resource " +
+				"(unknown if not one) and reason code (none when allowed).",
+		}, []string{"outcome", "resource", "reason"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mosaic_enrollment_rate_limited_total",
+			Help: "Enrollment requests refused by the per-address rate limit.",
+		}),
+	}
+}
+
+// Handler serves the metrics in the Prometheus exposition formats. A
+// metric that cannot be gathered (the peer listing failing) is logged and
+// left out; the others are still served.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+}
+
+// answered is what the metrics record of one answered request.
+type answered struct {
+	api     string
+	pattern string // the route pattern that matched, "" if none
+	method  string
+	path    string // the request path, as received; never a label
+	status  int
+	code    string // the error code answered, "" if none
+	elapsed time.Duration
+}
+
+// observe records one answered request.
+func (m *Metrics) observe(a answered) {
+	if m == nil {
+		return
+	}
+	route := unmatchedRoute
+	if _, p, ok := strings.Cut(a.pattern, " "); ok {
+		route = p
+	}
+	labels := prometheus.Labels{
+		"api":          a.api,
+		"route":        route,
+		"method":       methodLabel(a.method),
+		"status_class": strconv.Itoa(a.status/100) + "xx",
+	}
+	m.requests.With(labels).Inc()
+	m.durations.With(labels).Observe(a.elapsed.Seconds())
+	if a.api != apiFederation {
+		return
+	}
+
+	outcome, reason := string(mosaic.OutcomeAllowed), noReason
+	if a.status < 200 || a.status > 299 {
+		outcome, reason = string(mosaic.OutcomeDenied), reasonLabel(a.code)
+	}
+	switch {
+	case federation.IsEnrollmentPath(a.path):
+		m.enrollments.WithLabelValues(outcome, reason).Inc()
+	case a.pattern == readRoute:
+		m.reads.WithLabelValues(outcome, readResource(a.path), reason).Inc()
+	}
+}
+
+// rateLimitHit records an enrollment request refused by the rate limit.
+func (m *Metrics) rateLimitHit() {
+	if m != nil {
+		m.rateLimited.Inc()
+	}
+}
+
+// methodLabel returns m if it is a standard method, else "other": a client
+// may send any method name.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return otherValue
+}
+
+// reasonLabel returns an error code as a label value. Codes are ours, but
+// anything that does not look like one is reported as "other".
+func reasonLabel(code string) string {
+	if code == "" {
+		return unknownValue
+	}
+	if len(code) > maxReasonLabel {
+		return otherValue
+	}
+	for _, c := range code {
+		word := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+		if !word {
+			return otherValue
+		}
+	}
+	return code
+}
+
+// readResource returns the resource a federated read path names, or
+// "unknown" when it names none of the resources.
+func readResource(path string) string {
+	name := strings.TrimPrefix(path, readPathPrefix)
+	if res := mosaic.Resource(name); res.Valid() {
+		return name
+	}
+	return unknownValue
+}
+
+// peerCertCollector reports, on every scrape, the time left on the
+// certificate of each peer that has one and is not revoked: the inbound
+// peers' certificates we issued and the outbound ones issued to us.
+type peerCertCollector struct {
+	list func(context.Context, mosaic.PeerFilter) ([]*mosaic.Peer, error)
+	now  func() time.Time
+}
+
+// peerCertExpiry describes the certificate expiry metric.
+var peerCertExpiry = prometheus.NewDesc("mosaic_peer_certificate_expiry_seconds",
+	"Seconds until the current certificate of a peer expires (negative once expired), "+
+		"by role (inbound: issued by us; outbound: issued to us) and peer id. "+
+		"Revoked peers and peers without a certificate are left out.",
+	[]string{"role", "peer_id"}, nil)
+
+// Describe sends the collector's one metric description.
+func (c *peerCertCollector) Describe(ch chan<- *prometheus.Desc) { ch <- peerCertExpiry }
+
+// Collect lists the peers and sends one gauge per certificate. A listing
+// failure is sent as an invalid metric, which the handler logs.
+func (c *peerCertCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), peerScrapeTimeout)
+	defer cancel()
+	peers, err := c.list(ctx, mosaic.PeerFilter{})
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(peerCertExpiry, fmt.Errorf("httpapi: list peers: %w", err))
+		return
+	}
+	now := c.now()
+	for _, p := range peers {
+		if p.CertNotAfter == nil || p.State == mosaic.PeerRevoked {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(peerCertExpiry, prometheus.GaugeValue,
+			p.CertNotAfter.Sub(now).Seconds(), string(p.Role), p.ID)
+	}
+}

@@ -1,0 +1,56 @@
+package sqlstore_test
+
+import (
+	"database/sql"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/mosaicgw/mosaic/sqlstore/storetest"
+)
+
+func TestAuditChain(t *testing.T) {
+	storetest.RunAuditChain(t, func(t *testing.T) *storetest.ChainEnv {
+		path := filepath.Join(t.TempDir(), "mosaic.db")
+		return &storetest.ChainEnv{
+			Store: openSQLite(t, path),
+			Open:  func(t *testing.T) storetest.ChainStore { return openSQLite(t, path) },
+			Exec:  execOn(rawDB(t, path), false),
+		}
+	})
+}
+
+func TestPostgresAuditChain(t *testing.T) {
+	storetest.RunAuditChain(t, func(t *testing.T) *storetest.ChainEnv {
+		dbURL := storetest.PostgresURL(t)
+		return &storetest.ChainEnv{
+			Store: openPostgres(t, dbURL),
+			Open:  func(t *testing.T) storetest.ChainStore { return openPostgres(t, dbURL) },
+			Exec:  execOn(rawPostgres(t, dbURL), true),
+		}
+	})
+}
+
+// execOn returns a storetest.ChainEnv Exec on raw; numbered rewrites each
+// ? as $1, $2, … for PostgreSQL (the tests' statements hold no ? in
+// literals).
+func execOn(raw *sql.DB, numbered bool) func(t *testing.T, stmt string, args ...any) {
+	return func(t *testing.T, stmt string, args ...any) {
+		t.Helper()
+		if numbered {
+			parts := strings.Split(stmt, "?")
+			var b strings.Builder
+			for i, p := range parts {
+				if i > 0 {
+					b.WriteString("$" + strconv.Itoa(i))
+				}
+				b.WriteString(p)
+			}
+			stmt = b.String()
+		}
+		if _, err := raw.ExecContext(t.Context(), stmt, args...); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+}
