@@ -35,3 +35,7 @@ demo: ## two gateways federating end to end
 
 clean:
 	rm -rf bin
+
+.PHONY: bench
+bench: ## measure enrollment, reads and growth; write BENCHMARKS.md (BENCH_QUICK=1, BENCH_PROFILE=1)
+	scripts/bench.sh

@@ -1,0 +1,143 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCount(t *testing.T) {
+	tests := []struct {
+		in   int
+		want string
+	}{
+		{0, "0"}, {10, "10"}, {999, "999"}, {1000, "1,000"}, {100000, "100,000"},
+		{1000000, "1,000,000"}, {-1234, "-1,234"},
+	}
+	for _, tt := range tests {
+		if got := count(tt.in); got != tt.want {
+			t.Errorf("count(%d) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestPlanCheck(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Plan)
+		ok     bool
+	}{
+		{"full", func(*Plan) {}, true},
+		{"two runs give no median", func(p *Plan) { p.Runs = 2 }, false},
+		{"fewer growth runs than runs", func(p *Plan) { p.GrowthRuns = 2 }, false},
+		{"no read levels", func(p *Plan) { p.ReadLevels = nil }, false},
+		{"no enrollments", func(p *Plan) { p.EnrollCount = 0 }, false},
+		{"large smaller than small", func(p *Plan) { p.GrowthGrants = 5 }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := NewPlan(false)
+			tt.change(&p)
+			if err := p.Check(); (err == nil) != tt.ok {
+				t.Errorf("Check() = %v, want ok %v", err, tt.ok)
+			}
+		})
+	}
+	if q := NewPlan(true); q.Check() != nil || q.ReadDuration >= NewPlan(false).ReadDuration {
+		t.Error("the quick plan is not a valid, shorter plan")
+	}
+}
+
+// runs makes results with the given rates and p50s (p99 twice p50).
+func runs(rps ...float64) Runs {
+	out := make(Runs, len(rps))
+	for i, r := range rps {
+		out[i] = Result{Requests: int(r), RPS: r, P50Ms: 1000 / r, P99Ms: 2000 / r}
+	}
+	return out
+}
+
+// sampleReport is a report with every section filled.
+func sampleReport() *Report {
+	state := func(name string, rate float64) GrowthState {
+		return GrowthState{Name: name, Levels: []GrowthLevel{{Clients: 1, Runs: runs(rate, rate, rate)}}}
+	}
+	return &Report{
+		Started: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Elapsed: 11 * time.Minute, Runs: 3,
+		Machine:  Machine{CPUs: 2, CPUModel: "Test CPU", MemoryMiB: 2048, GoVersion: "go1.26"},
+		Versions: []Version{{"nginx", "1.22.1"}},
+		Plan:     NewPlan(false),
+		Load:     []float64{1, 2, 3},
+		Enroll: EnrollReport{
+			Ceiling: []float64{1000, 1000, 1000}, CeilingVerify: []float64{700, 700, 700},
+			SQLite: runs(100, 100, 100), Postgres: runs(600, 600, 600),
+			StepDirect: runs(50, 50, 50), StepGateway: runs(40, 40, 40),
+		},
+		Reads: []ReadLevel{{Clients: 32, SQLite: runs(500, 500, 500),
+			Postgres: runs(400, 400, 400), Nginx: runs(2000, 2000, 2000)}},
+		Memory: []Memory{{Name: "SQLite, read table", PeakRSS: 64 << 20}},
+		Growth: []Growth{{Store: "sqlite", States: []GrowthState{
+			state("10 grants", 100), state("100,000 grants", 50)}}},
+		Startup:  []Startup{{Name: "SQLite, 10 grants", Seconds: []float64{0.1, 0.2, 0.3}, First: 1}},
+		Profiles: []Profile{{Name: "Federated reads", Top: "flat flat%\n"}},
+	}
+}
+
+func TestWriteMarkdown(t *testing.T) {
+	var b strings.Builder
+	if err := sampleReport().WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"| CPUs (nproc) | 2 |",
+		"| CPU model | Test CPU |",
+		"2026-01-02 03:04 UTC",
+		"took 11m0s",
+		"## How to read this",
+		"median of 3 runs (5 for growth)",
+		// enrollment: 100 of 1000 is 10%, 5× short of half.
+		"| enrollment ≥ 50% of the crypto ceiling (SQLite) | 10.0% (100/s of 1000/s) | " +
+			"×5.0 needed | **not met** |",
+		"| enrollment ≥ 50% of the crypto ceiling (PostgreSQL) | 60.0%",
+		// reads at 32 clients: 500 of 2000, p99 4 ms.
+		"| reads ≥ 50% of nginx at 32 clients (SQLite) | 25.0%",
+		"| read p99 < 10 ms at 32 clients (SQLite) | 4.00 ms | -6.0 ms | **met** |",
+		"| for reference: nginx at 32 clients, same run | p50 0.50 ms, p99 1.00 ms |  |  |",
+		// growth: p50 doubles.
+		"no growth of read p50, 10 grants → 100,000 grants (SQLite, 1 client) | 2.000×",
+		"| 0.800× of step-ca alone |",
+		"| 32 | 500 | 2.00 | 4.00 | 400 |",
+		"| SQLite, 10 grants | 0.200 | [0.100, 0.200, 0.300] | 1.000 |",
+		"| SQLite, read table | 64.0 MiB |",
+		"### Federated reads",
+		"median 2.0, from 1.0 to 3.0 (3 samples)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "NaN") {
+		t.Error("report holds NaN")
+	}
+}
+
+func TestGrowthStatus(t *testing.T) {
+	tests := []struct {
+		name  string
+		q     float64
+		small Runs
+		want  string
+	}{
+		{"steady and flat", 1.02, runs(100, 101, 99), metYes},
+		{"steady and grown", 1.5, runs(100, 101, 99), metNo},
+		{"noisy", 1.0, runs(100, 20, 99), "inconclusive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := growthStatus(tt.q, tt.small); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("growthStatus = %q, want %q…", got, tt.want)
+			}
+		})
+	}
+}
