@@ -6,8 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/mosaicgw/mosaic"
 )
 
 func TestResolvePublicURL(t *testing.T) {
@@ -103,5 +108,30 @@ func TestServerLimits(t *testing.T) {
 		t.Errorf("ClientAuth %v, want RequestClientCert (verified by the handler)", tc.ClientAuth)
 	case tc.GetCertificate == nil:
 		t.Error("no GetCertificate callback")
+	}
+}
+
+func TestDoctorSecretCheck(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{}
+	cfg := Config{DataDir: dir, Env: func(k string) string { return env[k] }}.withDefaults()
+
+	if c := secretCheck(cfg); c.Status != mosaic.CheckWarn {
+		t.Errorf("no secret anywhere: %s (%s), want warn", c.Status, c.Reason)
+	}
+	env["MOSAIC_SECRET"] = "short"
+	if c := secretCheck(cfg); c.Status != mosaic.CheckFail {
+		t.Errorf("short secret: %s (%s), want fail", c.Status, c.Reason)
+	}
+	env["MOSAIC_SECRET"] = strings.Repeat("s", 40)
+	if c := secretCheck(cfg); c.Status != mosaic.CheckOK || strings.Contains(c.Reason, "sss") {
+		t.Errorf("secret in the environment: %s (%s), want ok without the value", c.Status, c.Reason)
+	}
+	delete(env, "MOSAIC_SECRET")
+	if err := os.WriteFile(filepath.Join(dir, "secret"), []byte(strings.Repeat("s", 40)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c := secretCheck(cfg); c.Status != mosaic.CheckFail {
+		t.Errorf("secret file readable by others: %s (%s), want fail", c.Status, c.Reason)
 	}
 }
