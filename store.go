@@ -130,6 +130,9 @@ type GrantStore interface {
 	// GrantCertSerial returns the serial of the certificate the grant was
 	// activated with (empty while pending).
 	GrantCertSerial(ctx context.Context, grantID string) (string, error)
+	// ExpireGrants marks every pending or active grant past its expiry, by
+	// the database clock, as expired, and returns how many it marked.
+	ExpireGrants(ctx context.Context) (int64, error)
 }
 
 // TokenStore holds enrollment tokens, by hash only. Expiry uses the

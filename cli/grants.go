@@ -38,13 +38,13 @@ type grantCreateBody struct {
 // grantCreateCmd is "mosaic federation grant create".
 func (a *app) grantCreateCmd() *cobra.Command {
 	var (
-		in                   grantCreateBody
-		scopeFile, expiresAt string
-		asJSON               bool
+		in                              grantCreateBody
+		scopeFile, expiresAt, expiresIn string
+		asJSON                          bool
 	)
 	cmd := &cobra.Command{
 		Use: "create --user USER (--peer PEER | --peer-name NAME) --scope FILE " +
-			"[--expires-at TIME]",
+			"[--expires-at TIME | --expires-in DURATION]",
 		Short: "Grant a peer read access to one user's data",
 		Long: "Grant a peer read access to one user's data. --scope names a JSON file\n" +
 			`("-" for standard input) such as` + "\n" +
@@ -58,12 +58,8 @@ func (a *app) grantCreateCmd() *cobra.Command {
 				return err
 			}
 			in.Scope = scope
-			if expiresAt != "" {
-				t, err := parseTime("--expires-at", expiresAt)
-				if err != nil {
-					return err
-				}
-				in.ExpiresAt = &t
+			if in.ExpiresAt, err = grantExpiry(expiresAt, expiresIn, time.Now()); err != nil {
+				return err
 			}
 			return a.runSend(cmd, http.MethodPost, "/api/admin/federation/grants", in, asJSON,
 				a.printGrant)
@@ -75,11 +71,14 @@ func (a *app) grantCreateCmd() *cobra.Command {
 	f.StringVar(&in.PeerName, "peer-name", "", "display name of a new pending inbound peer")
 	f.StringVar(&scopeFile, "scope", "", `scope JSON file ("-" for standard input)`)
 	f.StringVar(&expiresAt, "expires-at", "", "RFC 3339 time after which the grant expires")
+	f.StringVar(&expiresIn, "expires-in", "",
+		"how long until the grant expires: a duration such as 72h or 90m, or days such as 30d")
 	addJSONFlag(cmd, &asJSON)
 	_ = cmd.MarkFlagRequired("user")
 	_ = cmd.MarkFlagRequired("scope")
 	cmd.MarkFlagsOneRequired("peer", "peer-name")
 	cmd.MarkFlagsMutuallyExclusive("peer", "peer-name")
+	cmd.MarkFlagsMutuallyExclusive("expires-at", "expires-in")
 	return cmd
 }
 
@@ -145,10 +144,12 @@ func (a *app) grantListCmd() *cobra.Command {
 
 // printGrants writes grants as a table.
 func (a *app) printGrants(grants []*mosaic.Grant) error {
-	t := newTable(a.stdout, "ID", "USER", "PEER", "STATUS", "RESOURCES", "MAX ROWS", "EXPIRES")
+	t := newTable(a.stdout, "ID", "USER", "PEER", "STATUS", "RESOURCES", "MAX ROWS", "EXPIRES",
+		"TIME LEFT")
+	now := time.Now()
 	for _, g := range grants {
 		t.row(g.ID, g.UserID, g.PeerID, string(g.Status), joinResources(g.Scope.Resources),
-			strconv.Itoa(g.Scope.MaxRowsPerQuery), fmtTimePtr(g.ExpiresAt))
+			strconv.Itoa(g.Scope.MaxRowsPerQuery), fmtTimePtr(g.ExpiresAt), timeLeft(g, now))
 	}
 	return t.flush()
 }
@@ -242,4 +243,68 @@ func parseTime(flag, s string) (time.Time, error) {
 			flag)
 	}
 	return t.UTC(), nil
+}
+
+// grantExpiry returns the expiry a new grant asks for: the time given to
+// --expires-at, or now plus the duration given to --expires-in, or nil.
+func grantExpiry(at, in string, now time.Time) (*time.Time, error) {
+	switch {
+	case at != "":
+		t, err := parseTime("--expires-at", at)
+		return &t, err
+	case in != "":
+		d, err := parseExpiresIn(in)
+		if err != nil {
+			return nil, err
+		}
+		t := now.Add(d).UTC()
+		return &t, nil
+	}
+	return nil, nil
+}
+
+// parseExpiresIn parses a positive Go duration (72h, 90m) or a whole
+// number of days (30d).
+func parseExpiresIn(s string) (time.Duration, error) {
+	bad := fmt.Errorf("--expires-in: want a positive duration such as 72h, 90m or 30d")
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > maxExpiryDays {
+			return 0, bad
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, bad
+		}
+	}
+	if d <= 0 {
+		return 0, bad
+	}
+	return d, nil
+}
+
+// maxExpiryDays bounds --expires-in in days, well within time.Duration.
+const maxExpiryDays = 100 * 365
+
+// timeLeft is how long g has until it expires, to the minute, as of now:
+// "-" when it never expires or is revoked, "expired" once past its expiry.
+func timeLeft(g *mosaic.Grant, now time.Time) string {
+	switch {
+	case g.Status == mosaic.GrantExpired:
+		return "expired"
+	case g.Status == mosaic.GrantRevoked || g.ExpiresAt == nil:
+		return "-"
+	}
+	left := g.ExpiresAt.Sub(now)
+	switch {
+	case left <= 0:
+		return "expired"
+	case left < time.Minute:
+		return "<1m"
+	}
+	left = left.Truncate(time.Minute)
+	return fmt.Sprintf("%dh%02dm", int64(left/time.Hour), int64(left%time.Hour/time.Minute))
 }

@@ -163,12 +163,10 @@ func (s *Service) ListGrants(ctx context.Context, f mosaic.GrantFilter) ([]*mosa
 }
 
 // effectiveStatus returns the status g has now: its stored status, except
-// that a pending or active grant past its expiry is expired.
-//
-// TODO(grant-expiry): nothing marks such a grant expired in the database;
-// every read computes it instead (here, in checkActive and in the store's
-// conditions). A periodic sweep run by the gateway should set status
-// 'expired' on them, so that the stored status can be trusted alone.
+// that a pending or active grant past its expiry is expired. The gateway's
+// periodic sweep (Store.ExpireGrants) marks such grants expired in the
+// database, but reads never wait for it: a grant is refused from the
+// moment its expiry passes.
 func (s *Service) effectiveStatus(g *mosaic.Grant) mosaic.GrantStatus {
 	live := g.Status == mosaic.GrantPending || g.Status == mosaic.GrantActive
 	if live && g.ExpiresAt != nil && !s.now().Before(*g.ExpiresAt) {

@@ -83,6 +83,9 @@ type Config struct {
 	// more clients wait in the kernel's accept queue until one closes.
 	// Zero means DefaultMaxConnections.
 	MaxConnections int
+	// SweepInterval is how often grants past their expiry are marked
+	// expired in the database. Zero means DefaultSweepInterval.
+	SweepInterval time.Duration
 }
 
 // DefaultMaxConnections is the default cap on the connections each
@@ -104,6 +107,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FederationAddr == "" {
 		c.FederationAddr = DefaultFederationAddr
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = DefaultSweepInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -209,6 +215,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	stopSweep := g.startSweeper(ctx, cfg.SweepInterval)
+	defer stopSweep()
 	errc := make(chan error, 2)
 	go func() { errc <- serve(admin, adminLn, false) }()
 	go func() { errc <- serve(fed, fedLn, true) }()

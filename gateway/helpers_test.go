@@ -61,6 +61,7 @@ type options struct {
 	publicURL      string
 	databaseURL    string
 	ca             string
+	sweepInterval  time.Duration
 }
 
 // config returns the gateway configuration for dataDir and o, logging at
@@ -73,6 +74,7 @@ func (o options) config(dataDir string, logs io.Writer) gateway.Config {
 		PublicURL:      o.publicURL,
 		DatabaseURL:    o.databaseURL,
 		CA:             o.ca,
+		SweepInterval:  o.sweepInterval,
 		Env:            func(k string) string { return o.env[k] },
 		Logger: slog.New(slog.NewTextHandler(logs,
 			&slog.HandlerOptions{Level: slog.LevelDebug})),

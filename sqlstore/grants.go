@@ -206,3 +206,14 @@ func rowsAffected(res sql.Result, err error) (int64, error) {
 	}
 	return res.RowsAffected()
 }
+
+// ExpireGrants marks every pending or active grant past its expiry, by the
+// database clock, as expired, and returns how many it marked. Expired is
+// final: such a grant can no longer be activated or revoked.
+func (db *DB) ExpireGrants(ctx context.Context) (int64, error) {
+	n, err := rowsAffected(db.run().exec(ctx, sqlExpireGrants))
+	if err != nil {
+		return 0, db.fail("expire grants", err, nil)
+	}
+	return n, nil
+}

@@ -130,6 +130,12 @@ const (
 		revoked_reason = ?, updated_at = COALESCE(?, {{now}})
 		WHERE id = ? AND status IN ('pending', 'active')
 			AND (expires_at IS NULL OR expires_at > {{now}})`
+
+	// Marks every pending or active grant past its expiry, by the database
+	// clock, as expired.
+	sqlExpireGrants = `UPDATE grants SET status = 'expired', updated_at = {{now}}
+		WHERE status IN ('pending', 'active')
+			AND expires_at IS NOT NULL AND expires_at <= {{now}}`
 )
 
 // Enrollment tokens and activation.

@@ -87,3 +87,52 @@ func testGrantExpiry(t *testing.T, s mosaic.Store) {
 		must(t, err)
 	})
 }
+
+// testExpireGrants checks that ExpireGrants marks exactly the pending and
+// active grants past their expiry, by the database clock, leaves live and
+// revoked grants alone, and that expired stays final.
+func testExpireGrants(t *testing.T, s mosaic.Store) {
+	ctx := t.Context()
+	_, expiredPending, expiredActive, livePending, liveActive := expiringGrants(t, s)
+	_, err := s.RevokeGrant(ctx, liveActive.ID, "done", time.Time{}, revokeEvent(liveActive.ID))
+	must(t, err)
+
+	n, err := s.ExpireGrants(ctx)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("ExpireGrants marked %d grants, want 2", n)
+	}
+	n, err = s.ExpireGrants(ctx)
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("second ExpireGrants marked %d grants, want 0", n)
+	}
+
+	tests := []struct {
+		name  string
+		grant *mosaic.Grant
+		want  mosaic.GrantStatus
+	}{
+		{"expired pending", expiredPending, mosaic.GrantExpired},
+		{"expired active", expiredActive, mosaic.GrantExpired},
+		{"live pending", livePending, mosaic.GrantPending},
+		{"revoked", liveActive, mosaic.GrantRevoked},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			found, err := s.FindGrant(ctx, tt.grant.ID)
+			must(t, err)
+			if found.Status != tt.want {
+				t.Fatalf("status = %q, want %q", found.Status, tt.want)
+			}
+			if tt.want == mosaic.GrantExpired && !found.UpdatedAt.After(tt.grant.UpdatedAt) {
+				t.Fatalf("updated_at %v not moved past %v", found.UpdatedAt, tt.grant.UpdatedAt)
+			}
+		})
+	}
+	t.Run("revoke after sweep", func(t *testing.T) {
+		_, err := s.RevokeGrant(ctx, expiredPending.ID, "late", time.Time{},
+			revokeEvent(expiredPending.ID))
+		wantErr(t, err, mosaic.KindConflict, "grant_not_revocable")
+	})
+}

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) mosaic.Store) {
 		{"ListGrants", testListGrants},
 		{"RevokeGrant", testRevokeGrant},
 		{"GrantExpiry", testGrantExpiry},
+		{"ExpireGrants", testExpireGrants},
 		{"CreateToken", testCreateToken},
 		{"TokenExpiry", testTokenExpiry},
 		{"ClaimToken", testClaimToken},
