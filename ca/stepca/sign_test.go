@@ -349,6 +349,10 @@ func TestSignTransportFailures(t *testing.T) {
 	}
 }
 
+// SilentListener is silentListener for the external tests of this
+// package (it exists only while testing).
+var SilentListener = silentListener
+
 // silentListener accepts TCP connections on loopback and never writes to
 // them, until the test ends. It returns its address.
 func silentListener(t *testing.T) string {
