@@ -131,7 +131,9 @@ func (c Config) check() error {
 	case c.EnrollBurst < 0:
 		return fmt.Errorf("gateway: enrollment burst %d: must be positive", c.EnrollBurst)
 	}
-	return nil
+	// A bad rate limit setting is refused before anything is created.
+	_, err := c.enrollLimit()
+	return err
 }
 
 // enrollLimit returns the enrollment rate limit: the one configured, else
@@ -164,6 +166,9 @@ func (c Config) enrollLimit() (httpapi.EnrollmentLimit, error) {
 // secret, CA, TLS certificate, admin token and admin.json) and returns.
 func Init(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
+	if err := cfg.check(); err != nil {
+		return err
+	}
 	publicURL, err := resolvePublicURL(cfg.PublicURL, cfg.FederationAddr)
 	if err != nil {
 		return err
