@@ -46,14 +46,36 @@ fi
 echo "fuzz: ${#targets[@]} targets, $fuzztime each (minimize $minimizetime):"
 printf '  %s\n' "${targets[@]}"
 
+# run_target fuzzes one target. The fuzzing engine sometimes ends a run
+# with a bare "context deadline exceeded" when a worker is slow to stop at
+# the time limit, without any failing input; such a run is tried once more.
+# A real failure writes its input and fails again.
+run_target() {
+  local pkg=$1 name=$2 out
+  for attempt in 1 2; do
+    out=$(mktemp)
+    if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" \
+      -fuzzminimizetime "$minimizetime" "$pkg" 2>&1 | tee "$out"; then
+      rm -f "$out"
+      return 0
+    fi
+    if grep -q 'Failing input written to' "$out" ||
+      ! grep -q 'context deadline exceeded' "$out" || ((attempt == 2)); then
+      rm -f "$out"
+      return 1
+    fi
+    rm -f "$out"
+    echo "fuzz: $name stopped with a bare deadline error and no failing input; trying again"
+  done
+}
+
 failed=()
 start=$SECONDS
 for target in "${targets[@]}"; do
   read -r pkg name <<<"$target"
   echo "fuzz: == $name ($pkg)"
   t0=$SECONDS
-  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" \
-    -fuzzminimizetime "$minimizetime" "$pkg"; then
+  if ! run_target "$pkg" "$name"; then
     failed+=("$target")
   fi
   echo "fuzz: $name took $((SECONDS - t0))s"
