@@ -17,6 +17,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/mosaicgw/mosaic"
 )
@@ -73,6 +74,25 @@ func NewWithVersions(current uint32, secrets map[uint32][]byte) (*Sealer, error)
 		s.aeads[v] = aead
 	}
 	return s, nil
+}
+
+// Current returns the key version the Sealer seals with.
+func (s *Sealer) Current() uint32 { return s.current }
+
+// Holds reports whether the Sealer has the key of version v.
+func (s *Sealer) Holds(v uint32) bool {
+	_, ok := s.aeads[v]
+	return ok
+}
+
+// Versions returns the key versions the Sealer holds, in increasing order.
+func (s *Sealer) Versions() []uint32 {
+	vs := make([]uint32, 0, len(s.aeads))
+	for v := range s.aeads {
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs
 }
 
 // newAEAD derives the AES-256-GCM cipher of one secret.
