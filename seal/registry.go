@@ -17,7 +17,7 @@ const RegistrySetting = "seal_keys"
 // The check value of a secret: HKDF-SHA256 with its own info string, so
 // that it reveals nothing of the sealing key derived from the same secret.
 const (
-	checkInfo = "mosaic seal key check v1"
+	checkInfo     = "mosaic seal key check v1"
 	checkValueLen = 16
 )
 
