@@ -125,7 +125,7 @@ func Rotate(ctx context.Context, store mosaic.SealedStore, sealer *Sealer,
 // re-sealed. first says whether this is the first walk, which counts the
 // values already current; each walk lists the values remaining anew.
 func (r *rotation) walk(ctx context.Context, first bool) (int, error) {
-	r.report.Remaining = nil
+	r.report.Remaining = []RemainingValue{}
 	for _, t := range r.tables {
 		t.Remaining = 0
 	}
