@@ -27,7 +27,7 @@ func (g *gw) readiness(ctx context.Context) mosaic.Checks {
 		g.checkMigrations(ctx),
 		certCheck("ca", g.ca.Intermediate(), now, caWarnLeft),
 		certCheck("tls_certificate", g.serverCert.Leaf, now, tlsWarnLeft),
-		g.seals.check(ctx),
+		g.seals.check(),
 	}
 	if g.step != nil {
 		checks = append(checks, g.checkStep(ctx))

@@ -12,18 +12,32 @@ import (
 	"github.com/mosaicgw/mosaic/seal"
 )
 
-// sealCheckEvery is how long the sealing check reuses its counts: counting
-// reads the header of every sealed value, and /readyz may be polled often.
-const sealCheckEvery = 30 * time.Second
+// Timing of the sealing check. Counting reads the header of every sealed
+// value, which /readyz, polled often, must not wait for: the check answers
+// from its last count and counts again in the background once that is
+// older than sealCheckEvery or the keys in use changed.
+const (
+	sealCheckEvery   = 30 * time.Second
+	sealCountTimeout = time.Minute
+)
 
-// sealCheck is the readiness check of the sealed values, cached.
+// sealCheck is the readiness check of the sealed values.
 type sealCheck struct {
 	keys *keyring
 
-	mu     sync.Mutex
-	at     time.Time
-	sealer *seal.Sealer // the one the cached check was made for
-	last   mosaic.Check
+	mu       sync.Mutex
+	last     mosaic.Check
+	sealer   *seal.Sealer // the one last was judged for
+	at       time.Time    // when last was made
+	counting bool         // a count runs in the background
+}
+
+// newSealCheck makes the sealing check with its first count.
+func newSealCheck(ctx context.Context, keys *keyring) *sealCheck {
+	c := &sealCheck{keys: keys}
+	sealer := keys.sealer()
+	c.last, c.sealer, c.at = c.count(ctx, sealer), sealer, time.Now()
+	return c
 }
 
 // check reports whether every sealed value is under the key version the
@@ -31,20 +45,35 @@ type sealCheck struct {
 // old version (a rotation to finish), under a version this gateway has no
 // secret for, or when the previous secret is given though no value needs
 // it any more. It never fails readiness: the gateway serves either way.
-func (c *sealCheck) check(ctx context.Context) mosaic.Check {
+func (c *sealCheck) check() mosaic.Check {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sealer := c.keys.sealer()
-	if sealer == c.sealer && time.Since(c.at) < sealCheckEvery {
-		return c.last
+	if (sealer != c.sealer || time.Since(c.at) >= sealCheckEvery) && !c.counting {
+		c.counting = true
+		go c.recount(sealer)
 	}
+	return c.last
+}
+
+// recount counts again and keeps the result.
+func (c *sealCheck) recount(sealer *seal.Sealer) {
+	ctx, cancel := context.WithTimeout(context.Background(), sealCountTimeout)
+	defer cancel()
+	result := c.count(ctx, sealer)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.last, c.sealer, c.at, c.counting = result, sealer, time.Now(), false
+}
+
+// count counts the sealed values by version and judges them.
+func (c *sealCheck) count(ctx context.Context, sealer *seal.Sealer) mosaic.Check {
 	counts, err := seal.CountVersions(ctx, c.keys.store)
 	if err != nil {
 		return mosaic.Check{Name: "sealing", Status: mosaic.CheckWarn,
 			Reason: "cannot count the sealed values"}
 	}
-	c.at, c.sealer, c.last = time.Now(), sealer, judgeSealed(sealer, counts)
-	return c.last
+	return judgeSealed(sealer, counts)
 }
 
 // judgeSealed is the sealing check of counts as seen by sealer.

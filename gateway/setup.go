@@ -106,7 +106,7 @@ func (g *gw) openParts(ctx context.Context) error {
 	if g.keys, err = newKeyring(ctx, cfg, store, secrets, stamp); err != nil {
 		return fmt.Errorf("gateway: secret: %w", err)
 	}
-	g.sealer, g.seals = g.keys, &sealCheck{keys: g.keys}
+	g.sealer = g.keys
 
 	// The embedded CA signs peer certificates and our TLS certificate.
 	g.ca, err = embedded.Load(ctx, g.store, g.sealer, embedded.Options{
@@ -134,6 +134,7 @@ func (g *gw) openParts(ctx context.Context) error {
 		CAPEM:        pemOf(g.ca),
 		CertLifetime: cfg.CertLifetime,
 	})
+	g.seals = newSealCheck(ctx, g.keys)
 	return nil
 }
 
