@@ -32,8 +32,8 @@ func (a *app) rotateSecretCmd() *cobra.Command {
 			seal.PreviousSecretFileName + ").\n" +
 			"It runs beside serving gateways. An interrupted run is finished by running it\n" +
 			"again. --generate first writes a new random secret to <data-dir>/secret and\n" +
-			"keeps the old one as " + seal.PreviousSecretFileName + ". The command exits non-zero while any\n" +
-			"value remains under another key version, naming it.",
+			"keeps the old one as " + seal.PreviousSecretFileName + ". The command exits\n" +
+			"non-zero while any value remains under another key version, naming it.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.gatewayConfig(cmd)
