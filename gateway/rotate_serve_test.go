@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"os"
@@ -14,6 +15,8 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the driver the tests read PostgreSQL with
 
+	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/gateway"
 	"github.com/mosaicgw/mosaic/seal"
 	"github.com/mosaicgw/mosaic/sqlstore/storetest"
 )
@@ -66,6 +69,16 @@ func TestRotateSecretResume(t *testing.T) {
 	a = startProc(t, dirA, "", secretEnv(rotateTwo, ""))
 	readAliceTasks(t, &node{info: a.info}, f.peerID, f.alice)
 	a.mustStop(t)
+}
+
+// doctorCheck returns the named check, or a zero Check.
+func doctorCheck(checks mosaic.Checks, name string) mosaic.Check {
+	for _, c := range checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return mosaic.Check{}
 }
 
 // killMidway starts cmd, waits until midway reports true while it runs,
@@ -133,7 +146,19 @@ func TestRotateSecretWhileServing(t *testing.T) {
 		wantAllUnder(t, values, 2, sealerOf(t, strings.TrimSpace(string(old)),
 			strings.TrimSpace(string(fresh))), f.creds)
 
-		// Without the previous secret, a restart serves on the new one.
+		// Doctor says the previous secret is no longer needed.
+		cfg := gateway.Config{DataDir: dirA, Env: func(string) string { return "" }}
+		waitFor(t, "doctor to find the previous secret unneeded", func() bool {
+			c := doctorCheck(gateway.Doctor(context.Background(), cfg), "sealing")
+			return c.Status == mosaic.CheckWarn && strings.Contains(c.Reason, "no longer needed")
+		})
+		previous := doctorCheck(gateway.Doctor(context.Background(), cfg), "previous_secret")
+		if previous.Status != mosaic.CheckOK {
+			t.Errorf("doctor previous_secret check %+v, want ok", previous)
+		}
+
+		// Without the previous secret, a restart serves on the new one and
+		// doctor is content.
 		a.mustStop(t)
 		if err := os.Remove(filepath.Join(dirA, seal.PreviousSecretFileName)); err != nil {
 			t.Fatal(err)
@@ -141,6 +166,12 @@ func TestRotateSecretWhileServing(t *testing.T) {
 		a = startProc(t, dirA, "", nil)
 		if err := f.tryQuery(a.info); err != nil {
 			t.Error(err)
+		}
+		checks := gateway.Doctor(context.Background(), cfg)
+		if c := doctorCheck(checks, "sealing"); c.Status != mosaic.CheckOK ||
+			doctorCheck(checks, "previous_secret").Name != "" {
+			t.Errorf("doctor after the rotation: %+v, want sealing ok and no previous secret",
+				checks)
 		}
 	})
 	t.Run("postgres, secrets in the environment", func(t *testing.T) {
