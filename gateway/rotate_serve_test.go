@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -174,95 +173,70 @@ func TestRotateSecretWhileServing(t *testing.T) {
 				checks)
 		}
 	})
-	t.Run("postgres, secrets in the environment", func(t *testing.T) {
+	t.Run("postgres, two replicas, secrets in the environment", func(t *testing.T) {
 		t.Parallel()
-		dbURL := storetest.PostgresURL(t)
-		dirA := t.TempDir()
-		a := startProc(t, dirA, dbURL, secretEnv(rotateOne, ""))
-		f := newRotationFixture(t, a, 10)
-		a.mustStop(t)
-		a = startProc(t, dirA, dbURL, secretEnv(rotateTwo, rotateOne))
-
-		rotateUnderLoad(t, a, f, secretEnv(rotateTwo, rotateOne), "--db", dbURL,
-			"--data-dir", t.TempDir())
-		raw, err := sql.Open("pgx", dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer raw.Close()
-		wantAllUnder(t, readSealed(t, raw), 2, sealerOf(t, rotateOne, rotateTwo), f.creds)
+		testReplicasRotation(t)
 	})
 }
 
-// rotateUnderLoad runs rotate-secret with env and args while two clients
-// keep a serving: one reads from the peer (opening the sealed peer key on
-// every request), one stores credentials (sealing a new value each time).
-// Every request must succeed, and both must have been busy during the
-// rotation. The credentials stored are added to f.
-func rotateUnderLoad(t *testing.T, a *proc, f *rotationFixture, env map[string]string,
-	args ...string) {
-	t.Helper()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []string
-	reads, writes := 0, 0
-	loop := func(do func() error, count *int) {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			err := do()
-			mu.Lock()
-			if err != nil {
-				failures = append(failures, err.Error())
-			} else {
-				*count++
-			}
-			mu.Unlock()
-		}
+// testReplicasRotation follows the README's procedure for replicas on one
+// PostgreSQL database under load: a rolling restart gives each replica the
+// new secret and the old one as the previous, one at a time, while the
+// other serves; then rotate-secret runs while both serve.
+func testReplicasRotation(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	token := gateway.EnvAdminToken
+	before := secretEnv(rotateOne, "")
+	during := secretEnv(rotateTwo, rotateOne)
+	for _, env := range []map[string]string{before, during} {
+		env[token] = "rotation-admin-token-" + strings.Repeat("r", 24)
 	}
-	wg.Go(func() { loop(func() error { return f.tryQuery(a.info) }, &reads) })
-	wg.Go(func() {
-		loop(func() error {
-			id, secret, err := f.tryCredential(a.info)
-			if err == nil {
-				mu.Lock()
-				f.creds[id] = secret
-				mu.Unlock()
-			}
-			time.Sleep(100 * time.Millisecond)
-			return err
-		}, &writes)
+	dirs := [2]string{t.TempDir(), t.TempDir()}
+	var r [2]*proc
+	for i := range r {
+		r[i] = startProc(t, dirs[i], dbURL, before)
+	}
+	f := newRotationFixture(t, r[0], 10)
+
+	l := startLoad(f, r[0].info, r[1].info)
+	for i := range r {
+		l.aim(r[1-i].info)
+		r[i].mustStop(t)
+		r[i] = startProc(t, dirs[i], dbURL, during)
+		l.aim(r[0].info, r[1].info)
+		l.waitBusy(t)
+	}
+	rep := l.during(t, func() rotateReport {
+		return mustRotate(t, during, "--db", dbURL, "--data-dir", t.TempDir(),
+			"--batch", "2", "--batch-delay", "50ms")
 	})
-
-	mu.Lock()
-	readsBefore, writesBefore := reads, writes
-	mu.Unlock()
-	// The walk outpaces the writer (two values each 50 ms against one each
-	// 100 ms), so that it reaches the end of the growing table.
-	rep := mustRotate(t, env, append(args, "--batch", "2", "--batch-delay", "50ms")...)
-	mu.Lock()
-	during := [2]int{reads - readsBefore, writes - writesBefore}
-	mu.Unlock()
-	// A little more load on the new version, then stop.
-	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-
-	if len(failures) > 0 {
-		t.Errorf("%d requests failed during the rotation, first: %s", len(failures),
-			failures[0])
-	}
-	if during[0] < 10 || during[1] < 3 {
-		t.Errorf("%d reads and %d writes during the rotation: too few to show anything",
-			during[0], during[1])
-	}
+	l.finish(t)
 	if rep.CurrentVersion != 2 || rep.Resealed == 0 {
 		t.Errorf("rotation report %+v", rep.RotateReport)
 	}
-	t.Logf("during the rotation: %d reads, %d credentials stored; report %+v", during[0],
-		during[1], rep.RotateReport)
+
+	raw, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	wantAllUnder(t, readSealed(t, raw), 2, sealerOf(t, rotateOne, rotateTwo), f.creds)
+}
+
+// rotateUnderLoad runs rotate-secret with env and args while a serves
+// load (see startLoad): every request must succeed, and the gateway must
+// have been busy during the rotation.
+func rotateUnderLoad(t *testing.T, a *proc, f *rotationFixture, env map[string]string,
+	args ...string) {
+	t.Helper()
+	l := startLoad(f, a.info)
+	// The walk outpaces the writer (two values each 50 ms against one each
+	// 100 ms), so that it reaches the end of the growing table.
+	rep := l.during(t, func() rotateReport {
+		return mustRotate(t, env, append(args, "--batch", "2", "--batch-delay", "50ms")...)
+	})
+	l.finish(t)
+	if rep.CurrentVersion != 2 || rep.Resealed == 0 {
+		t.Errorf("rotation report %+v", rep.RotateReport)
+	}
 }
