@@ -37,6 +37,12 @@ const (
 // needs no restart. Secrets from the environment cannot change under a
 // running process: a value under a version they do not cover is a 503
 // "seal_key_unavailable" until the gateway is restarted with that secret.
+//
+// TODO(seal-rotation): during a rolling restart onto a new secret, a
+// replica not yet restarted cannot open what an updated replica sealed
+// under the new version. Sealing with a new version only once the registry
+// records that every replica holds it would close that window; today the
+// README asks operators to finish the rolling restart before adding peers.
 type keyring struct {
 	cfg   Config
 	store mosaic.SealedStore

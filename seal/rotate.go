@@ -31,7 +31,8 @@ type RotateOptions struct {
 	// DefaultBatchSize.
 	BatchSize int
 	// BatchDelay is a pause after each full batch, to spare a busy
-	// database; zero means none.
+	// database; zero means none. A table that grows by more than BatchSize
+	// rows per BatchDelay keeps the walk from reaching its end.
 	BatchDelay time.Duration
 	// Logger receives a debug line per batch, never a value. Nil logs
 	// nothing.
