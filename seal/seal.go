@@ -7,6 +7,12 @@
 // data, which binds the value to its place (such as a row id). Keeping the
 // version in each value lets the secret be rotated: a Sealer can hold the
 // keys of several versions, opens any of them and seals with the current one.
+//
+// Around that: the secret files of a data directory (LoadSecret,
+// ReadPreviousSecret, RotateSecretFile); the registry that tells every
+// process sharing a database which secret is which version (Resolve); and
+// the walk that re-seals every stored value under the current version
+// (Rotate).
 package seal
 
 import (
