@@ -140,7 +140,9 @@ func (s *Service) CreateCredential(ctx context.Context,
 }
 
 // credentialAAD binds a sealed credential secret to its credential.
-func credentialAAD(id string) []byte { return []byte("mosaic/credential/" + id) }
+func credentialAAD(id string) []byte {
+	return mosaic.SealedRef{Table: mosaic.SealedCredentials, ID: id}.AAD()
+}
 
 // ListInput asks for one page of an admin listing. UserID, when set, keeps
 // the rows that user sees; Limit and Cursor are raw query values.

@@ -116,7 +116,9 @@ func normalizeEndpoint(s string) (string, error) {
 }
 
 // peerKeyAAD binds a sealed outbound peer key to its peer.
-func peerKeyAAD(id string) []byte { return []byte("mosaic/peer-key/" + id) }
+func peerKeyAAD(id string) []byte {
+	return mosaic.SealedRef{Table: mosaic.SealedPeerKeys, ID: id}.AAD()
+}
 
 // StoreOutboundCert finishes an outbound enrollment: it checks the
 // certificate the remote gateway issued (our key, both identity extensions,

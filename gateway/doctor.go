@@ -22,14 +22,15 @@ import (
 const doctorTimeout = 5 * time.Second
 
 // Doctor checks a gateway from outside, as an operator would: the secret
-// is present, the admin listener answers and reports itself ready (the
-// database, its schema, the CA and the TLS certificate), and the federation
+// (and the previous one during a rotation) is present, the admin listener
+// answers and reports itself ready (the database, its schema, the CA, the
+// TLS certificate and the key versions of the sealed values), and the federation
 // listener serves a TLS certificate that chains to the CA it publishes. It
 // reads admin.json in the data directory for the addresses and changes
 // nothing.
 func Doctor(ctx context.Context, cfg Config) mosaic.Checks {
 	cfg = cfg.withDefaults()
-	checks := mosaic.Checks{secretCheck(cfg)}
+	checks := append(mosaic.Checks{secretCheck(cfg)}, previousSecretChecks(cfg)...)
 
 	info, err := ReadAdminFile(filepath.Join(cfg.DataDir, AdminFile))
 	if err != nil {

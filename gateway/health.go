@@ -16,8 +16,8 @@ const (
 )
 
 // readiness runs the checks behind GET /readyz: the database answers, its
-// schema is the one this build knows, the CA can sign, and the TLS
-// certificate is valid.
+// schema is the one this build knows, the CA can sign, the TLS certificate
+// is valid, and the sealed values are under the current key version.
 func (g *gw) readiness(ctx context.Context) mosaic.Checks {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -27,6 +27,7 @@ func (g *gw) readiness(ctx context.Context) mosaic.Checks {
 		g.checkMigrations(ctx),
 		certCheck("ca", g.ca.Intermediate(), now, caWarnLeft),
 		certCheck("tls_certificate", g.serverCert.Leaf, now, tlsWarnLeft),
+		g.seals.check(),
 	}
 	if g.step != nil {
 		checks = append(checks, g.checkStep(ctx))

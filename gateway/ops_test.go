@@ -20,9 +20,9 @@ import (
 
 // The checks behind GET /readyz, and those of Doctor, in order.
 var (
-	readyNames  = []string{"database", "migrations", "ca", "tls_certificate"}
+	readyNames  = []string{"database", "migrations", "ca", "tls_certificate", "sealing"}
 	doctorNames = []string{"secret", "admin_listener", "database", "migrations", "ca",
-		"tls_certificate", "federation_listener", "ca_root", "served_tls_certificate"}
+		"tls_certificate", "sealing", "federation_listener", "ca_root", "served_tls_certificate"}
 )
 
 // readyAnswer is the body of GET /readyz and of "gateway doctor --json".

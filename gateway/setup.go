@@ -47,6 +47,8 @@ type gw struct {
 	store      mosaic.Store
 	db         *sqlstore.DB
 	sealer     mosaic.Sealer
+	keys       *keyring
+	seals      *sealCheck
 	ca         *embedded.CA
 	step       *stepca.CA
 	signer     mosaic.CA
@@ -79,9 +81,10 @@ func (g *gw) openParts(ctx context.Context) error {
 	// A configured secret is checked before anything is created; one is
 	// generated only after the database shows no sealed keys exist.
 	haveSecret := secretConfigured(cfg)
-	var secret []byte
+	stamp := secretStamp(cfg.DataDir)
+	var secrets seal.Secrets
 	if haveSecret {
-		if secret, err = g.loadSecret(); err != nil {
+		if secrets, err = g.loadSecrets(); err != nil {
 			return err
 		}
 	}
@@ -95,13 +98,15 @@ func (g *gw) openParts(ctx context.Context) error {
 		if err := refuseNewSecretOverSealedKeys(ctx, cfg, store); err != nil {
 			return err
 		}
-		if secret, err = g.loadSecret(); err != nil {
+		if secrets, err = g.loadSecrets(); err != nil {
 			return err
 		}
 	}
-	if g.sealer, err = seal.New(secret); err != nil {
+	// The key registry says which version each secret is.
+	if g.keys, err = newKeyring(ctx, cfg, store, secrets, stamp); err != nil {
 		return fmt.Errorf("gateway: secret: %w", err)
 	}
+	g.sealer = g.keys
 
 	// The embedded CA signs peer certificates and our TLS certificate.
 	g.ca, err = embedded.Load(ctx, g.store, g.sealer, embedded.Options{
@@ -129,6 +134,7 @@ func (g *gw) openParts(ctx context.Context) error {
 		CAPEM:        pemOf(g.ca),
 		CertLifetime: cfg.CertLifetime,
 	})
+	g.seals = newSealCheck(ctx, g.keys)
 	return nil
 }
 
@@ -153,15 +159,25 @@ func (g *gw) peerCA() (mosaic.CA, error) {
 	return nil, fmt.Errorf("gateway: CA %q: want %s or %s", g.cfg.CA, CAEmbedded, CAStep)
 }
 
-// loadSecret reads or generates the sealing secret and logs where it came
-// from (never its value).
-func (g *gw) loadSecret() ([]byte, error) {
-	secret, source, err := seal.LoadSecret(g.cfg.Env, g.cfg.DataDir)
+// loadSecrets reads or generates the sealing secret, reads the previous
+// secret of a rotation if one is given, and logs where they came from
+// (never their values).
+func (g *gw) loadSecrets() (seal.Secrets, error) {
+	var s seal.Secrets
+	var err error
+	s.Current, s.CurrentSource, err = seal.LoadSecret(g.cfg.Env, g.cfg.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: secret: %w", err)
+		return s, fmt.Errorf("gateway: secret: %w", err)
 	}
-	g.log.Info("sealing secret loaded", slog.String("source", source))
-	return secret, nil
+	g.log.Info("sealing secret loaded", slog.String("source", s.CurrentSource))
+	s.Previous, s.PreviousSource, err = seal.ReadPreviousSecret(g.cfg.Env, g.cfg.DataDir)
+	if err != nil {
+		return s, fmt.Errorf("gateway: previous secret: %w", err)
+	}
+	if s.Previous != nil {
+		g.log.Info("previous sealing secret loaded", slog.String("source", s.PreviousSource))
+	}
+	return s, nil
 }
 
 // close releases what open acquired.

@@ -7,6 +7,12 @@
 // data, which binds the value to its place (such as a row id). Keeping the
 // version in each value lets the secret be rotated: a Sealer can hold the
 // keys of several versions, opens any of them and seals with the current one.
+//
+// Around that: the secret files of a data directory (LoadSecret,
+// ReadPreviousSecret, RotateSecretFile); the registry that tells every
+// process sharing a database which secret is which version (Resolve); and
+// the walk that re-seals every stored value under the current version
+// (Rotate).
 package seal
 
 import (
@@ -17,6 +23,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/mosaicgw/mosaic"
 )
@@ -73,6 +80,25 @@ func NewWithVersions(current uint32, secrets map[uint32][]byte) (*Sealer, error)
 		s.aeads[v] = aead
 	}
 	return s, nil
+}
+
+// Current returns the key version the Sealer seals with.
+func (s *Sealer) Current() uint32 { return s.current }
+
+// Holds reports whether the Sealer has the key of version v.
+func (s *Sealer) Holds(v uint32) bool {
+	_, ok := s.aeads[v]
+	return ok
+}
+
+// Versions returns the key versions the Sealer holds, in increasing order.
+func (s *Sealer) Versions() []uint32 {
+	vs := make([]uint32, 0, len(s.aeads))
+	for v := range s.aeads {
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs
 }
 
 // newAEAD derives the AES-256-GCM cipher of one secret.

@@ -36,24 +36,12 @@ const maxSecretFile = 4 << 10
 // result says where the secret came from ("env MOSAIC_SECRET",
 // "file /path", "generated /path") and is safe to log; the secret is not.
 func LoadSecret(env func(string) string, dataDir string) ([]byte, string, error) {
-	for _, name := range []string{EnvSecret, EnvSecretAlias} {
-		if v := strings.TrimSpace(env(name)); v != "" {
-			if err := checkLen(v, "environment variable "+name); err != nil {
-				return nil, "", err
-			}
-			return []byte(v), "env " + name, nil
-		}
+	secret, from, err := ReadSecret(env, dataDir)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return secret, from, err
 	}
 
 	path := filepath.Join(dataDir, SecretFileName)
-	secret, err := readSecretFile(path)
-	if err == nil {
-		return secret, "file " + path, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, "", err
-	}
-
 	won, err := generateSecretFile(dataDir, path)
 	if err != nil {
 		return nil, "", err
@@ -67,6 +55,26 @@ func LoadSecret(env func(string) string, dataDir string) ([]byte, string, error)
 		return secret, "file " + path, nil
 	}
 	return secret, "generated " + path, nil
+}
+
+// ReadSecret finds the operator's secret as LoadSecret does, in the
+// environment or in <dataDir>/secret, but never generates one: when there
+// is none the error matches fs.ErrNotExist.
+func ReadSecret(env func(string) string, dataDir string) ([]byte, string, error) {
+	for _, name := range []string{EnvSecret, EnvSecretAlias} {
+		if v := strings.TrimSpace(env(name)); v != "" {
+			if err := checkLen(v, "environment variable "+name); err != nil {
+				return nil, "", err
+			}
+			return []byte(v), "env " + name, nil
+		}
+	}
+	path := filepath.Join(dataDir, SecretFileName)
+	secret, err := readSecretFile(path)
+	if err != nil {
+		return nil, "", err
+	}
+	return secret, "file " + path, nil
 }
 
 // checkLen refuses a secret shorter than MinSecretLen bytes.

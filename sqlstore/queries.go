@@ -238,3 +238,41 @@ func filtered(base string, conds []string, tail string) string {
 	}
 	return base + " WHERE " + strings.Join(conds, " AND ") + tail
 }
+
+// Sealed values, for rotating the sealing secret: one sealed column per
+// table, rows in id order (keys by name). The replace statements are
+// conditional on the value read, so that a concurrent writer is never
+// overwritten. (sealed, id, old) for replace; (n) for count.
+const (
+	sqlListSealedKeys = `SELECT name, sealed_key FROM keys
+		WHERE name > ? ORDER BY name LIMIT ?`
+	sqlGetSealedKey     = `SELECT sealed_key FROM keys WHERE name = ?`
+	sqlReplaceSealedKey = `UPDATE keys SET sealed_key = ? WHERE name = ? AND sealed_key = ?`
+	sqlCountSealedKeys  = `SELECT substr(sealed_key, 1, ?), COUNT(*) FROM keys
+		GROUP BY 1 ORDER BY 1`
+
+	sqlListSealedPeers = `SELECT id, sealed_key FROM peers
+		WHERE sealed_key IS NOT NULL AND id > ? ORDER BY id LIMIT ?`
+	sqlGetSealedPeer = `SELECT sealed_key FROM peers
+		WHERE id = ? AND sealed_key IS NOT NULL`
+	sqlReplaceSealedPeer = `UPDATE peers SET sealed_key = ? WHERE id = ? AND sealed_key = ?`
+	sqlCountSealedPeers  = `SELECT substr(sealed_key, 1, ?), COUNT(*) FROM peers
+		WHERE sealed_key IS NOT NULL GROUP BY 1 ORDER BY 1`
+
+	sqlListSealedCredentials = `SELECT id, sealed_secret FROM credentials
+		WHERE id > ? ORDER BY id LIMIT ?`
+	sqlGetSealedCredential     = `SELECT sealed_secret FROM credentials WHERE id = ?`
+	sqlReplaceSealedCredential = `UPDATE credentials SET sealed_secret = ?
+		WHERE id = ? AND sealed_secret = ?`
+	sqlCountSealedCredentials = `SELECT substr(sealed_secret, 1, ?), COUNT(*) FROM credentials
+		GROUP BY 1 ORDER BY 1`
+)
+
+// Settings changed by compare-and-swap, such as the registry of sealing
+// keys that every replica must agree on.
+const (
+	sqlInsertSetting = `INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO NOTHING`
+	// (value, name, old)
+	sqlReplaceSetting = `UPDATE settings SET value = ? WHERE name = ? AND value = ?`
+)

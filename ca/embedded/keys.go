@@ -20,7 +20,7 @@ const (
 // keyAAD is the additional data a stored key is sealed with, binding it to
 // its name.
 func keyAAD(name string) []byte {
-	return []byte("mosaic/key/" + name)
+	return mosaic.SealedRef{Table: mosaic.SealedKeys, ID: name}.AAD()
 }
 
 // sealKey returns the stored form of a certificate and its private key: the
