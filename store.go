@@ -95,6 +95,13 @@ type PeerStore interface {
 	FindPeer(ctx context.Context, id string) (*Peer, error)
 	// ListPeers returns peers matching f in id order.
 	ListPeers(ctx context.Context, f PeerFilter) ([]*Peer, error)
+	// RemovePeer ends a peer for good, in one transaction. An inbound
+	// peer's pending and active grants are revoked with the reason, each
+	// with its own audit event; an outbound peer loses its sealed key and
+	// certificates. The peer moves to revoked and the removal's own event
+	// is written. An unknown peer is KindNotFound; a peer already removed
+	// is KindConflict "peer_removed", and nothing changes.
+	RemovePeer(ctx context.Context, rm PeerRemoval) (*PeerRemoved, error)
 	// ActivateOutboundPeer stores the certificate a remote gateway issued
 	// to us and moves the outbound peer from pending to active. A peer that
 	// is not a pending outbound peer is KindConflict and is left as it was.
@@ -117,7 +124,9 @@ type OutboundActivation struct {
 type GrantStore interface {
 	// CreateGrant inserts g for an existing user and inbound peer (else
 	// KindNotFound). When peer is non-nil it is inserted in the same
-	// transaction first, as a new pending inbound peer.
+	// transaction first, as a new pending inbound peer. An existing peer
+	// that was removed (revoked) becomes pending again, without its old
+	// certificate, in the same transaction.
 	CreateGrant(ctx context.Context, g *Grant, peer *Peer) error
 	// FindGrant returns the grant with that id, or KindNotFound.
 	FindGrant(ctx context.Context, id string) (*Grant, error)
