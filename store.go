@@ -201,6 +201,17 @@ type StoredKey struct {
 	CreatedAt time.Time
 }
 
+// KeyRotation is one step of a rotation of named keys: a new key goes in,
+// keys no longer needed go, and a setting naming the key in use moves from
+// one value to another, all at once.
+type KeyRotation struct {
+	New     *StoredKey
+	Drop    []string
+	Setting string
+	From    string
+	To      string
+}
+
 // KeyStore holds named keys and small settings.
 type KeyStore interface {
 	// PutKeyIfAbsent inserts k unless a key of that name exists. It
@@ -211,6 +222,17 @@ type KeyStore interface {
 	GetKey(ctx context.Context, name string) (*StoredKey, error)
 	// PutKey inserts or replaces a key.
 	PutKey(ctx context.Context, k *StoredKey) error
+	// ListKeysWithPrefix returns the keys whose name starts with prefix,
+	// in name order, such as every intermediate a CA has had.
+	ListKeysWithPrefix(ctx context.Context, prefix string) ([]*StoredKey, error)
+	// RotateKey does one step of a rotation of named keys in one
+	// transaction: it inserts r.New, deletes the keys named in r.Drop, and
+	// moves the setting r.Setting from r.From ("" for a setting that does
+	// not exist yet) to r.To. A setting that no longer holds r.From is
+	// KindConflict "setting_changed" and a new key whose name is in use
+	// KindConflict "key_exists"; then nothing is written. Of concurrent
+	// rotations from one value, exactly one succeeds.
+	RotateKey(ctx context.Context, r KeyRotation) error
 
 	// GetSetting returns a setting's value, or KindNotFound.
 	GetSetting(ctx context.Context, name string) (string, error)

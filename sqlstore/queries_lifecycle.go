@@ -35,3 +35,19 @@ const (
 		updated_at = CASE WHEN state = 'revoked' THEN COALESCE(?, {{now}}) ELSE updated_at END
 		WHERE id = ? AND role = 'inbound'`
 )
+
+// Statements of CA rotation: keys listed by name prefix, and a key
+// inserted, others deleted, with a compare-and-swap of a setting.
+const (
+	// (prefix length in characters, prefix)
+	sqlListKeysWithPrefix = `SELECT ` + keyCols + ` FROM keys WHERE substr(name, 1, ?) = ?`
+	sqlInsertKey          = `INSERT INTO keys (` + keyCols + `)
+		VALUES (?, ?, ?, COALESCE(?, {{now}})) RETURNING created_at`
+	sqlDeleteKey = `DELETE FROM keys WHERE name = ?`
+
+	// (name, value): creates a setting that does not exist yet.
+	sqlCreateSetting = `INSERT INTO settings (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO NOTHING`
+	// (value, name, old value)
+	sqlSwapSetting = `UPDATE settings SET value = ? WHERE name = ? AND value = ?`
+)
