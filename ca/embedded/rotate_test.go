@@ -302,3 +302,42 @@ func testConcurrentRotate(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		t.Errorf("%d intermediates stored (%v), want the first and the winner's", len(keys), err)
 	}
 }
+
+// TestSignDuringRotation signs from several goroutines while the CA rotates
+// and reloads: every certificate is signed by the intermediate its answer
+// names, and verifies with it.
+func TestSignDuringRotation(t *testing.T) {
+	ctx := context.Background()
+	ca, _, _ := newCA(t)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				ic := signPeer(t, ca)
+				if err := verifiesAt(t, ca, ic.Cert, ic.Intermediates, testNow); err != nil {
+					t.Errorf("certificate signed during a rotation: %v", err)
+					return
+				}
+			}
+		})
+	}
+	for range 3 {
+		if _, err := ca.Rotate(ctx); err != nil {
+			t.Error(err)
+		}
+		if _, err := ca.Reload(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	if n := len(ca.Intermediates()); n != 4 {
+		t.Errorf("%d intermediates after three rotations, want 4", n)
+	}
+}
