@@ -159,7 +159,8 @@ func (m *memKeys) PutSetting(_ context.Context, name, value string) error {
 
 // ListKeysWithPrefix returns the keys whose name starts with prefix, in
 // name order.
-func (m *memKeys) ListKeysWithPrefix(_ context.Context, prefix string) ([]*mosaic.StoredKey, error) {
+func (m *memKeys) ListKeysWithPrefix(_ context.Context,
+	prefix string) ([]*mosaic.StoredKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []*mosaic.StoredKey

@@ -22,7 +22,8 @@ import (
 //
 // A removed inbound peer can be given a new grant later (CreateGrant with
 // its id), which makes it pending again, ready to enroll.
-func (s *Service) RemovePeer(ctx context.Context, peerID, reason string) (*mosaic.PeerRemoved, error) {
+func (s *Service) RemovePeer(ctx context.Context, peerID,
+	reason string) (*mosaic.PeerRemoved, error) {
 	if err := validatePathID("peer", peerID); err != nil {
 		return nil, err
 	}

@@ -128,9 +128,9 @@ func WithEnrollmentLimit(l EnrollmentLimit) FederationOption {
 
 // NewFederationHandler returns the federation API, to be served over TLS
 // with ClientAuth set to FederationClientAuth. caChainPEM is served at
-// GET /api/federation/ca, unless WithCAChain says otherwise. Enrollment requests are rate limited per source
-// (see EnrollmentLimit) before they reach a route. Routes lists the
-// routes it serves.
+// GET /api/federation/ca, unless WithCAChain says otherwise. Enrollment
+// requests are rate limited per source (see EnrollmentLimit) before they
+// reach a route. Routes lists the routes it serves.
 func NewFederationHandler(svc *federation.Service, caChainPEM string,
 	logger *slog.Logger, opts ...FederationOption) http.Handler {
 	var o federationOptions
