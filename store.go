@@ -95,6 +95,13 @@ type PeerStore interface {
 	FindPeer(ctx context.Context, id string) (*Peer, error)
 	// ListPeers returns peers matching f in id order.
 	ListPeers(ctx context.Context, f PeerFilter) ([]*Peer, error)
+	// RemovePeer ends a peer for good, in one transaction. An inbound
+	// peer's pending and active grants are revoked with the reason, each
+	// with its own audit event; an outbound peer loses its sealed key and
+	// certificates. The peer moves to revoked and the removal's own event
+	// is written. An unknown peer is KindNotFound; a peer already removed
+	// is KindConflict "peer_removed", and nothing changes.
+	RemovePeer(ctx context.Context, rm PeerRemoval) (*PeerRemoved, error)
 	// ActivateOutboundPeer stores the certificate a remote gateway issued
 	// to us and moves the outbound peer from pending to active. A peer that
 	// is not a pending outbound peer is KindConflict and is left as it was.
@@ -117,7 +124,9 @@ type OutboundActivation struct {
 type GrantStore interface {
 	// CreateGrant inserts g for an existing user and inbound peer (else
 	// KindNotFound). When peer is non-nil it is inserted in the same
-	// transaction first, as a new pending inbound peer.
+	// transaction first, as a new pending inbound peer. An existing peer
+	// that was removed (revoked) becomes pending again, without its old
+	// certificate, in the same transaction.
 	CreateGrant(ctx context.Context, g *Grant, peer *Peer) error
 	// FindGrant returns the grant with that id, or KindNotFound.
 	FindGrant(ctx context.Context, id string) (*Grant, error)
@@ -192,6 +201,17 @@ type StoredKey struct {
 	CreatedAt time.Time
 }
 
+// KeyRotation is one step of a rotation of named keys: a new key goes in,
+// keys no longer needed go, and a setting naming the key in use moves from
+// one value to another, all at once.
+type KeyRotation struct {
+	New     *StoredKey
+	Drop    []string
+	Setting string
+	From    string
+	To      string
+}
+
 // KeyStore holds named keys and small settings.
 type KeyStore interface {
 	// PutKeyIfAbsent inserts k unless a key of that name exists. It
@@ -202,6 +222,17 @@ type KeyStore interface {
 	GetKey(ctx context.Context, name string) (*StoredKey, error)
 	// PutKey inserts or replaces a key.
 	PutKey(ctx context.Context, k *StoredKey) error
+	// ListKeysWithPrefix returns the keys whose name starts with prefix,
+	// in name order, such as every intermediate a CA has had.
+	ListKeysWithPrefix(ctx context.Context, prefix string) ([]*StoredKey, error)
+	// RotateKey does one step of a rotation of named keys in one
+	// transaction: it inserts r.New, deletes the keys named in r.Drop, and
+	// moves the setting r.Setting from r.From ("" for a setting that does
+	// not exist yet) to r.To. A setting that no longer holds r.From is
+	// KindConflict "setting_changed" and a new key whose name is in use
+	// KindConflict "key_exists"; then nothing is written. Of concurrent
+	// rotations from one value, exactly one succeeds.
+	RotateKey(ctx context.Context, r KeyRotation) error
 
 	// GetSetting returns a setting's value, or KindNotFound.
 	GetSetting(ctx context.Context, name string) (string, error)

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,5 +154,39 @@ func (m *memKeys) PutSetting(_ context.Context, name, value string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.settings[name] = value
+	return nil
+}
+
+// ListKeysWithPrefix returns the keys whose name starts with prefix, in
+// name order.
+func (m *memKeys) ListKeysWithPrefix(_ context.Context,
+	prefix string) ([]*mosaic.StoredKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*mosaic.StoredKey
+	for name, k := range m.keys {
+		if strings.HasPrefix(name, prefix) {
+			out = append(out, &k)
+		}
+	}
+	slices.SortFunc(out, func(a, b *mosaic.StoredKey) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// RotateKey stores r.New, deletes r.Drop and moves the setting from
+// r.From ("" for none) to r.To, or changes nothing.
+func (m *memKeys) RotateKey(_ context.Context, r mosaic.KeyRotation) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.settings[r.Setting] != r.From {
+		return mosaic.Errorf(mosaic.KindConflict, "setting_changed", "setting %q changed", r.Setting)
+	}
+	if _, ok := m.keys[r.New.Name]; ok {
+		return mosaic.Errorf(mosaic.KindConflict, "key_exists", "key %q exists", r.New.Name)
+	}
+	for _, name := range r.Drop {
+		delete(m.keys, name)
+	}
+	m.keys[r.New.Name], m.settings[r.Setting] = *r.New, r.To
 	return nil
 }

@@ -78,7 +78,7 @@ func (a *app) gatewayCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(serve, initCmd, a.doctorCmd(), a.rotateSecretCmd())
+	cmd.AddCommand(serve, initCmd, a.doctorCmd(), a.rotateSecretCmd(), a.rotateCACmd())
 	return cmd
 }
 

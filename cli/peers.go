@@ -26,8 +26,8 @@ const (
 
 // peerCmd is "mosaic federation peer": the gateways this one knows.
 func (a *app) peerCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "peer", Short: "Enroll with a grantor; list peers"}
-	cmd.AddCommand(a.peerAddCmd(), a.peerListCmd())
+	cmd := &cobra.Command{Use: "peer", Short: "Enroll with a grantor; list and remove peers"}
+	cmd.AddCommand(a.peerAddCmd(), a.peerListCmd(), a.peerRemoveCmd())
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -86,8 +87,10 @@ func (s *Service) validateGrantInput(in GrantInput) error {
 }
 
 // checkInboundPeer makes sure an existing peer can receive a grant: it is
-// an inbound peer that has not been revoked. Each of a peer's grants gets
-// its own certificate, and each stays usable under its own grant.
+// an inbound peer. Each of a peer's grants gets its own certificate, and
+// each stays usable under its own grant. A removed (revoked) peer may get
+// a new grant: the store makes it pending again in the grant's
+// transaction, and it enrolls with the grant's token like a new peer.
 func (s *Service) checkInboundPeer(ctx context.Context, id string) error {
 	p, err := s.cfg.Store.FindPeer(ctx, id)
 	if err != nil {
@@ -98,7 +101,8 @@ func (s *Service) checkInboundPeer(ctx context.Context, id string) error {
 			"peerId: not an inbound peer (it is a gateway we read from)")
 	}
 	if p.State == mosaic.PeerRevoked {
-		return mosaic.Errorf(mosaic.KindConflict, "peer_revoked", "peerId: the peer is revoked")
+		s.log.InfoContext(ctx, "removed peer gets a new grant and becomes pending again",
+			slog.String(logRequestID, RequestID(ctx)), slog.String(logPeerID, p.ID))
 	}
 	return nil
 }

@@ -231,12 +231,17 @@ func (s *Service) openPeerKey(p *mosaic.Peer) (*ecdsa.PrivateKey, error) {
 // with the certificate it issued to us, trusting only its CA stored at
 // enrollment. The peer's answer comes back as it is, denials included; the
 // error is for a call that got no answer (KindUpstream "peer_unreachable")
-// or a peer that cannot be queried.
+// or a peer that cannot be queried (KindConflict "peer_removed" once it was
+// removed, else "peer_not_active").
 func (s *Service) QueryPeer(ctx context.Context, peerID, resource string,
 	q url.Values) (*remote.Response, error) {
 	p, err := s.FindPeer(ctx, peerID)
 	if err != nil {
 		return nil, err
+	}
+	if p.Role == mosaic.PeerOutbound && p.State == mosaic.PeerRevoked {
+		return nil, mosaic.Errorf(mosaic.KindConflict, "peer_removed",
+			"peer was removed: its key and certificate are gone; enroll again with a new enrollment URL")
 	}
 	if p.Role != mosaic.PeerOutbound || p.State != mosaic.PeerActive {
 		return nil, mosaic.Errorf(mosaic.KindConflict, "peer_not_active",

@@ -10,8 +10,10 @@ import (
 	"github.com/mosaicgw/mosaic/pki"
 )
 
-// intermediateCA is a CA that can name the intermediate its certificates
-// are signed by without issuing one, as the embedded CA can.
+// intermediateCA is a CA that can name the intermediates its certificates
+// are signed by without issuing one, as the embedded CA can: every one it
+// keeps, the one it signs with now and those it signed with before a
+// rotation.
 //
 // TODO(retry-chain): a CA without this method (an external one) has its
 // intermediates only in the answer to Sign, which is not stored, so a
@@ -19,7 +21,7 @@ import (
 // root directly. Storing the issued chain with the activation would lift
 // this.
 type intermediateCA interface {
-	Intermediate() *x509.Certificate
+	Intermediates() []*x509.Certificate
 }
 
 // retry answers a redeem of a token that is already used. The redeem that
@@ -93,7 +95,7 @@ func (s *Service) reissue(ctx context.Context, certPEM, serial string) (*Enrolle
 	}
 	var inters []*x509.Certificate
 	if ica, ok := s.cfg.CA.(intermediateCA); ok {
-		inters = append(inters, ica.Intermediate())
+		inters = ica.Intermediates()
 	}
 	chains, err := certs[0].Verify(x509.VerifyOptions{
 		Roots:         pki.NewPool(roots...),

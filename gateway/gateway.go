@@ -86,6 +86,11 @@ type Config struct {
 	// SweepInterval is how often grants past their expiry are marked
 	// expired in the database. Zero means DefaultSweepInterval.
 	SweepInterval time.Duration
+	// CAReloadInterval is how often the embedded CA's signing
+	// intermediate is read again, so that a rotation reaches a running
+	// gateway. Zero means EnvCAReloadInterval, else
+	// DefaultCAReloadInterval.
+	CAReloadInterval time.Duration
 }
 
 // DefaultMaxConnections is the default cap on the connections each
@@ -131,7 +136,10 @@ func (c Config) check() error {
 	case c.EnrollBurst < 0:
 		return fmt.Errorf("gateway: enrollment burst %d: must be positive", c.EnrollBurst)
 	}
-	// A bad rate limit setting is refused before anything is created.
+	// Bad settings are refused before anything is created.
+	if _, err := c.caReloadInterval(); err != nil {
+		return err
+	}
 	_, err := c.enrollLimit()
 	return err
 }
@@ -222,6 +230,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	stopSweep := g.startSweeper(ctx, cfg.SweepInterval)
 	defer stopSweep()
+	reload, _ := cfg.caReloadInterval() // checked above
+	stopReload := g.startCAReloader(ctx, reload)
+	defer stopReload()
 	errc := make(chan error, 2)
 	go func() { errc <- serve(admin, adminLn, false) }()
 	go func() { errc <- serve(fed, fedLn, true) }()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/pki"
 )
 
 // Validity thresholds below which a certificate check warns.
@@ -25,14 +26,27 @@ func (g *gw) readiness(ctx context.Context) mosaic.Checks {
 	checks := mosaic.Checks{
 		g.checkDatabase(ctx),
 		g.checkMigrations(ctx),
-		certCheck("ca", g.ca.Intermediate(), now, caWarnLeft),
-		certCheck("tls_certificate", g.serverCert.Leaf, now, tlsWarnLeft),
+		g.caCheck(now),
+		certCheck("tls_certificate", g.serverCert.Load().Leaf, now, tlsWarnLeft),
 		g.seals.check(),
 	}
 	if g.step != nil {
 		checks = append(checks, g.checkStep(ctx))
 	}
 	return checks
+}
+
+// caCheck reports on the embedded CA's signing intermediate: its serial
+// and how long it remains valid. When it warns or fails and a new
+// intermediate could outlive it under the same root, it says to rotate.
+func (g *gw) caCheck(now time.Time) mosaic.Check {
+	inter := g.ca.Intermediate()
+	c := certCheck("ca", inter, now, caWarnLeft)
+	c.Reason = "signing intermediate " + pki.SerialHex(inter) + " " + c.Reason
+	if c.Status != mosaic.CheckOK && inter.NotAfter.Before(g.ca.Root().NotAfter) {
+		c.Reason += "; run mosaic gateway rotate-ca"
+	}
+	return c
 }
 
 // checkStep reports whether step-ca answers its health check and serves

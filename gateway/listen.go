@@ -54,7 +54,8 @@ func (g *gw) servers() (admin, fed *http.Server, err error) {
 		return nil, nil, err
 	}
 	fed = g.httpServer(httpapi.NewFederationHandler(g.svc, g.ca.ChainPEM(), g.log,
-		httpapi.WithEnrollmentLimit(limit), httpapi.WithFederationMetrics(metrics)))
+		httpapi.WithEnrollmentLimit(limit), httpapi.WithFederationMetrics(metrics),
+		httpapi.WithCAChain(g.ca.ChainPEM)))
 	fed.TLSConfig = &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: tls12CipherSuites,
@@ -62,8 +63,10 @@ func (g *gw) servers() (admin, fed *http.Server, err error) {
 		// handler, so that every refusal is answered in JSON and audited;
 		// enrollment and the CA endpoint take none.
 		ClientAuth: httpapi.FederationClientAuth,
+		// Read at each handshake, so that a certificate reissued after a
+		// CA rotation is served without a restart.
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return g.serverCert, nil
+			return g.serverCert.Load(), nil
 		},
 	}
 	return admin, fed, nil

@@ -11,9 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/ca/embedded"
@@ -52,7 +52,7 @@ type gw struct {
 	ca         *embedded.CA
 	step       *stepca.CA
 	signer     mosaic.CA
-	serverCert *tls.Certificate
+	serverCert atomic.Pointer[tls.Certificate]
 	svc        *federation.Service
 	adminHash  string
 }
@@ -115,9 +115,8 @@ func (g *gw) openParts(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("gateway: certificate authority: %w", err)
 	}
-	u, _ := url.Parse(g.publicURL)
-	if g.serverCert, err = g.ca.ServerCertificate(ctx, g.store, g.sealer, u.Hostname()); err != nil {
-		return fmt.Errorf("gateway: TLS certificate: %w", err)
+	if err := g.loadServerCert(ctx); err != nil {
+		return err
 	}
 
 	if g.signer, err = g.peerCA(); err != nil {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/x509"
+	"io"
 	"net/http"
 
 	"github.com/mosaicgw/mosaic/federation"
@@ -15,21 +16,21 @@ const (
 
 // registerFederationRoutes adds the routes of the federation API: the CA
 // bundle, enrollment, and the federated reads.
-func (s *server) registerFederationRoutes(mux *routeMux, caChainPEM string) {
-	mux.HandleFunc("GET /api/federation/ca", serveCA(caChainPEM))
+func (s *server) registerFederationRoutes(mux *routeMux, caChain func() string) {
+	mux.HandleFunc("GET /api/federation/ca", serveCA(caChain))
 	mux.HandleFunc("POST /api/federation/enrollment/{token}", s.enroll)
 	mux.HandleFunc(readRoute, s.readFederated)
 }
 
-// serveCA returns the handler that serves the CA chain, public like any
-// CA's roots; a client certificate, if any, plays no part.
-func serveCA(chainPEM string) http.HandlerFunc {
-	body := []byte(chainPEM)
+// serveCA returns the handler that serves the CA chain as chain gives it
+// at each request, public like any CA's roots; a client certificate, if
+// any, plays no part.
+func serveCA(chain func() string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "application/pem-certificate-chain")
 		h.Set("X-Content-Type-Options", "nosniff")
-		_, _ = w.Write(body)
+		_, _ = io.WriteString(w, chain())
 	}
 }
 

@@ -10,12 +10,13 @@ import (
 )
 
 // registerPeerRoutes adds the peer routes of the admin API: listing, the
-// two local steps of "peer add", and reads from an outbound peer.
+// two local steps of "peer add", reads from an outbound peer, and removal.
 func (s *server) registerPeerRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /api/admin/federation/peers", s.listPeers)
 	mux.HandleFunc("POST /api/admin/federation/peers/keypair", s.createKeypair)
 	mux.HandleFunc("PATCH /api/admin/federation/peers/{id}/cert", s.storePeerCert)
 	mux.HandleFunc("GET /api/admin/federation/peers/{id}/query/{resource}", s.queryPeer)
+	mux.HandleFunc("POST /api/admin/federation/peers/{id}/remove", s.removePeer)
 }
 
 // listPeers lists peers, optionally of one role or in one state.

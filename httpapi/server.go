@@ -110,6 +110,7 @@ type FederationOption func(*federationOptions)
 type federationOptions struct {
 	enrollLimit EnrollmentLimit
 	metrics     *Metrics
+	caChain     func() string
 }
 
 // WithFederationMetrics makes the federation API record its requests,
@@ -127,9 +128,9 @@ func WithEnrollmentLimit(l EnrollmentLimit) FederationOption {
 
 // NewFederationHandler returns the federation API, to be served over TLS
 // with ClientAuth set to FederationClientAuth. caChainPEM is served at
-// GET /api/federation/ca. Enrollment requests are rate limited per source
-// (see EnrollmentLimit) before they reach a route. Routes lists the
-// routes it serves.
+// GET /api/federation/ca, unless WithCAChain says otherwise. Enrollment
+// requests are rate limited per source (see EnrollmentLimit) before they
+// reach a route. Routes lists the routes it serves.
 func NewFederationHandler(svc *federation.Service, caChainPEM string,
 	logger *slog.Logger, opts ...FederationOption) http.Handler {
 	var o federationOptions
@@ -139,7 +140,11 @@ func NewFederationHandler(svc *federation.Service, caChainPEM string,
 	s := newServer(svc, logger, "federation_api")
 	s.api, s.metrics = apiFederation, o.metrics
 	mux := newRouteMux()
-	s.registerFederationRoutes(mux, caChainPEM)
+	chain := o.caChain
+	if chain == nil {
+		chain = func() string { return caChainPEM }
+	}
+	s.registerFederationRoutes(mux, chain)
 	s.mux = mux.ServeMux
 	lim := newLimiter(o.enrollLimit, reportRateLimited(svc))
 	h := s.middleware(s.limitEnrollment(lim, s.routes(mux.ServeMux, s.auditRouteDenial)))

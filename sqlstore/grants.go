@@ -15,7 +15,9 @@ import (
 // peer, in one transaction. When peer is non-nil it is first inserted as a
 // new pending inbound peer and g takes its id. An unknown user or peer is
 // KindNotFound ("user_not_found", "peer_not_found"); an outbound peer, an
-// invalid scope or a status other than pending is KindInvalid.
+// invalid scope or a status other than pending is KindInvalid. An existing
+// peer that was removed becomes pending again in the same transaction,
+// its old certificate forgotten, so that it can enroll under the grant.
 func (db *DB) CreateGrant(ctx context.Context, g *mosaic.Grant, peer *mosaic.Peer) error {
 	scope, err := newGrantScope(g, peer)
 	if err != nil {
@@ -36,7 +38,7 @@ func (db *DB) CreateGrant(ctx context.Context, g *mosaic.Grant, peer *mosaic.Pee
 			}
 			peerID = peer.ID
 		}
-		if err := db.checkInbound(ctx, r, peerID); err != nil {
+		if err := db.lockInbound(ctx, r, peerID, created); err != nil {
 			return err
 		}
 
@@ -78,8 +80,21 @@ func newGrantScope(g *mosaic.Grant, peer *mosaic.Peer) ([]byte, error) {
 	return scope, nil
 }
 
-// checkInbound checks that the peer exists and is an inbound peer.
-func (db *DB) checkInbound(ctx context.Context, r runner, peerID string) error {
+// lockInbound checks that the peer exists and is an inbound peer, and
+// takes its row lock for the rest of the transaction, so that a grant
+// created and a removal of the peer happen one after the other. A removed
+// (revoked) peer becomes pending again at the given time (nil: the
+// database's), without its old certificate.
+func (db *DB) lockInbound(ctx context.Context, r runner, peerID string, at any) error {
+	n, err := rowsAffected(r.exec(ctx, sqlReusePeer, at, peerID))
+	if err != nil {
+		return db.fail("check peer", err, nil)
+	}
+	if n == 1 {
+		return nil
+	}
+
+	// Nothing changed: say why.
 	var role mosaic.PeerRole
 	if err := r.queryRow(ctx, sqlPeerRole, peerID).Scan(&role); err != nil {
 		return db.notFound("check peer", err, errPeerNotFound)

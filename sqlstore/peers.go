@@ -38,8 +38,14 @@ func (db *DB) insertPeer(ctx context.Context, r runner, p *mosaic.Peer) error {
 // FindPeer returns the peer with that id, sealed key included, or
 // KindNotFound "peer_not_found".
 func (db *DB) FindPeer(ctx context.Context, id string) (*mosaic.Peer, error) {
+	return db.findPeer(ctx, db.run(), id)
+}
+
+// findPeer is FindPeer on a runner, so that a transaction can read the
+// peer it changed.
+func (db *DB) findPeer(ctx context.Context, r runner, id string) (*mosaic.Peer, error) {
 	var p mosaic.Peer
-	err := db.run().queryRow(ctx, sqlFindPeer, id).Scan(append(peerDest(&p), &p.SealedKey)...)
+	err := r.queryRow(ctx, sqlFindPeer, id).Scan(append(peerDest(&p), &p.SealedKey)...)
 	if err != nil {
 		return nil, db.notFound("find peer", err, errPeerNotFound)
 	}

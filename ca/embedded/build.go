@@ -46,9 +46,11 @@ func newRoot(opts Options, sealer mosaic.Sealer) (*mosaic.StoredKey, error) {
 }
 
 // newIntermediate makes an intermediate CA signed by the stored root and
-// returns it in stored form. Its name carries the root's suffix.
-func newIntermediate(opts Options, sealer mosaic.Sealer,
-	rootRec *mosaic.StoredKey) (*mosaic.StoredKey, error) {
+// returns it in stored form under name, or, when name is empty, under a
+// name of its own made from its serial (see rotatedName). Its subject
+// carries the root's suffix.
+func newIntermediate(opts Options, sealer mosaic.Sealer, rootRec *mosaic.StoredKey,
+	name string) (*mosaic.StoredKey, error) {
 	root, rootKey, err := openKey(sealer, rootRec)
 	if err != nil {
 		return nil, err
@@ -59,8 +61,7 @@ func newIntermediate(opts Options, sealer mosaic.Sealer,
 		return nil, fmt.Errorf("embedded ca: intermediate: %w", err)
 	}
 	notAfter := minTime(now.Add(intermediateLifetime), root.NotAfter)
-	name := intermediateName + rootSuffix(root)
-	tmpl, err := caTemplate(opts.Rand, name, now, notAfter)
+	tmpl, err := caTemplate(opts.Rand, intermediateName+rootSuffix(root), now, notAfter)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +72,16 @@ func newIntermediate(opts Options, sealer mosaic.Sealer,
 	if err != nil {
 		return nil, fmt.Errorf("embedded ca: intermediate: %w", err)
 	}
-	return sealKey(sealer, KeyIntermediate, cert, key, now)
+	if name == "" {
+		name = rotatedName(cert)
+	}
+	return sealKey(sealer, name, cert, key, now)
+}
+
+// rotatedName is the key name of an intermediate made by a rotation:
+// KeyIntermediate, a dash and its serial in hex.
+func rotatedName(cert *x509.Certificate) string {
+	return KeyIntermediate + "-" + pki.SerialHex(cert)
 }
 
 // caTemplate is the part common to the root and the intermediate.

@@ -24,35 +24,36 @@ const (
 
 // ServerCertificate returns the federation listener's TLS certificate for
 // host, a DNS name or an IP address without port. The certificate is issued
-// by the intermediate for server authentication, names host alone (as an IP
-// or DNS subject alternative name) and lasts a year. It is kept in keys under
-// KeyTLSServer with its key sealed, and reused while it names the same host,
-// was issued by this CA's intermediate and has more than 30 days left;
-// otherwise a new one replaces it. The result holds the leaf and the
-// intermediate, with Leaf set.
+// by the signing intermediate for server authentication, names host alone
+// (as an IP or DNS subject alternative name) and lasts a year. It is kept in
+// keys under KeyTLSServer with its key sealed, and reused while it names the
+// same host, was issued by the signing intermediate and has more than 30
+// days left; otherwise a new one replaces it. After a rotation the next
+// call thus issues one from the new intermediate. The result holds the leaf
+// and its intermediate, with Leaf set.
 func (c *CA) ServerCertificate(ctx context.Context, keys mosaic.KeyStore, sealer mosaic.Sealer,
 	host string) (*tls.Certificate, error) {
 	ip, dns, err := parseHost(host)
 	if err != nil {
 		return nil, err
 	}
-	now := c.opts.Now()
+	now, s := c.opts.Now(), c.cur.Load()
 
 	sk, err := keys.GetKey(ctx, KeyTLSServer)
 	switch {
 	case err == nil:
-		cert, key, err := c.reusable(sealer, sk, ip, dns, now)
+		cert, key, err := reusable(s.inter, sealer, sk, ip, dns, now)
 		if err != nil {
 			return nil, err
 		}
 		if cert != nil {
-			return c.tlsCertificate(cert, key), nil
+			return tlsCertificate(cert, key, s.inter), nil
 		}
 	case !mosaic.IsKind(err, mosaic.KindNotFound):
 		return nil, fmt.Errorf("embedded ca: read %s: %w", KeyTLSServer, err)
 	}
 
-	cert, key, err := c.issueServer(ip, dns, now)
+	cert, key, err := c.issueServer(s, ip, dns, now)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +67,7 @@ func (c *CA) ServerCertificate(ctx context.Context, keys mosaic.KeyStore, sealer
 	if err := keys.PutKey(ctx, fresh); err != nil {
 		return nil, fmt.Errorf("embedded ca: store %s: %w", KeyTLSServer, err)
 	}
-	return c.tlsCertificate(cert, key), nil
+	return tlsCertificate(cert, key, s.inter), nil
 }
 
 // parseHost splits host into an IP address or a DNS name.
@@ -84,17 +85,17 @@ func parseHost(host string) (net.IP, string, error) {
 }
 
 // reusable returns the stored server certificate and its key if it can
-// still be served for the host: issued by this CA's intermediate, naming the
-// host alone, and more than serverRenewBefore from its end. A certificate
-// that can be reused but whose key does not unseal is an error, not a reason
-// to replace it silently.
-func (c *CA) reusable(sealer mosaic.Sealer, sk *mosaic.StoredKey, ip net.IP, dns string,
-	now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+// still be served for the host: issued by inter, naming the host alone, and
+// more than serverRenewBefore from its end. A certificate that can be
+// reused but whose key does not unseal is an error, not a reason to replace
+// it silently.
+func reusable(inter *x509.Certificate, sealer mosaic.Sealer, sk *mosaic.StoredKey, ip net.IP,
+	dns string, now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	cert, err := storedCert(sk)
 	if err != nil || !servesHost(cert, ip, dns) {
 		return nil, nil, nil
 	}
-	if cert.CheckSignatureFrom(c.inter) != nil || cert.NotAfter.Sub(now) <= serverRenewBefore {
+	if cert.CheckSignatureFrom(inter) != nil || cert.NotAfter.Sub(now) <= serverRenewBefore {
 		return nil, nil, nil
 	}
 	cert, key, err := openKey(sealer, sk)
@@ -112,8 +113,9 @@ func servesHost(cert *x509.Certificate, ip net.IP, dns string) bool {
 	return len(cert.IPAddresses) == 0 && slices.Equal(cert.DNSNames, []string{dns})
 }
 
-// issueServer makes a new server key and certificate for the host.
-func (c *CA) issueServer(ip net.IP, dns string,
+// issueServer makes a new server key and certificate for the host, signed
+// by s.
+func (c *CA) issueServer(s *signer, ip net.IP, dns string,
 	now time.Time) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	key, err := pki.GenerateKey()
 	if err != nil {
@@ -126,7 +128,7 @@ func (c *CA) issueServer(ip net.IP, dns string,
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		NotBefore:             now.Add(-ClockSkew),
-		NotAfter:              minTime(now.Add(serverLifetime), c.inter.NotAfter),
+		NotAfter:              minTime(now.Add(serverLifetime), s.inter.NotAfter),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
@@ -138,7 +140,7 @@ func (c *CA) issueServer(ip net.IP, dns string,
 		tmpl.Subject = pkix.Name{CommonName: dns}
 		tmpl.DNSNames = []string{dns}
 	}
-	cert, err := createCert(c.opts.Rand, tmpl, c.inter, &key.PublicKey, c.interKey)
+	cert, err := createCert(c.opts.Rand, tmpl, s.inter, &key.PublicKey, s.key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded ca: server certificate: %w", err)
 	}
@@ -146,9 +148,10 @@ func (c *CA) issueServer(ip net.IP, dns string,
 }
 
 // tlsCertificate assembles what a TLS listener serves: leaf, intermediate.
-func (c *CA) tlsCertificate(cert *x509.Certificate, key *ecdsa.PrivateKey) *tls.Certificate {
+func tlsCertificate(cert *x509.Certificate, key *ecdsa.PrivateKey,
+	inter *x509.Certificate) *tls.Certificate {
 	return &tls.Certificate{
-		Certificate: [][]byte{cert.Raw, c.inter.Raw},
+		Certificate: [][]byte{cert.Raw, inter.Raw},
 		PrivateKey:  key,
 		Leaf:        cert,
 	}

@@ -15,8 +15,10 @@ import (
 // public key goes into it: the subject is req.CommonName alone, the usage is
 // client authentication only, the identity extensions carry req.Identity,
 // notBefore is backdated by ClockSkew and notAfter never passes the
-// intermediate's.
+// intermediate's. The signing intermediate is taken once, so a rotation
+// meanwhile cannot mix two.
 func (c *CA) sign(req mosaic.SignRequest) (*mosaic.IssuedCert, error) {
+	s := c.cur.Load()
 	pub, err := signingKey(req)
 	if err != nil {
 		return nil, err
@@ -25,7 +27,7 @@ func (c *CA) sign(req mosaic.SignRequest) (*mosaic.IssuedCert, error) {
 	if err != nil {
 		return nil, err
 	}
-	notBefore, notAfter, err := c.validity(req.Lifetime)
+	notBefore, notAfter, err := c.validity(s.inter, req.Lifetime)
 	if err != nil {
 		return nil, err
 	}
@@ -44,21 +46,22 @@ func (c *CA) sign(req mosaic.SignRequest) (*mosaic.IssuedCert, error) {
 		IsCA:                  false,
 		ExtraExtensions:       exts,
 	}
-	cert, err := createCert(c.opts.Rand, tmpl, c.inter, pub, c.interKey)
+	cert, err := createCert(c.opts.Rand, tmpl, s.inter, pub, s.key)
 	if err != nil {
 		return nil, mosaic.WrapError(mosaic.KindUpstream, "ca_failed", "signing failed", err)
 	}
 	return &mosaic.IssuedCert{
 		Cert:          cert,
-		Intermediates: []*x509.Certificate{c.inter},
+		Intermediates: []*x509.Certificate{s.inter},
 		Roots:         []*x509.Certificate{c.root},
 	}, nil
 }
 
 // validity returns the validity period of a peer certificate with the
 // requested lifetime (zero: the default): from ClockSkew before now to the
-// end of the lifetime or the intermediate's end, whichever comes first.
-func (c *CA) validity(lifetime time.Duration) (time.Time, time.Time, error) {
+// end of the lifetime or the end of inter, whichever comes first.
+func (c *CA) validity(inter *x509.Certificate,
+	lifetime time.Duration) (time.Time, time.Time, error) {
 	if lifetime == 0 {
 		lifetime = c.opts.DefaultLifetime
 	}
@@ -67,7 +70,7 @@ func (c *CA) validity(lifetime time.Duration) (time.Time, time.Time, error) {
 			"certificate lifetime %s is negative", lifetime)
 	}
 	now := c.opts.Now()
-	notAfter := minTime(now.Add(lifetime), c.inter.NotAfter)
+	notAfter := minTime(now.Add(lifetime), inter.NotAfter)
 	if !notAfter.After(now) {
 		return time.Time{}, time.Time{}, mosaic.Errorf(mosaic.KindUnavailable, "ca_unavailable",
 			"the embedded CA's intermediate certificate has expired")

@@ -29,8 +29,8 @@ func TestSign(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			signer := &CA{opts: tt.opts.withDefaults(), root: ca.root, inter: ca.inter,
-				interKey: ca.interKey}
+			signer := &CA{opts: tt.opts.withDefaults(), root: ca.root}
+			signer.cur.Store(ca.cur.Load())
 			csr := peerCSR(t)
 			ic, err := signer.Sign(context.Background(), mosaic.SignRequest{
 				CSR: csr, CommonName: "gateway-a", Identity: testID, Lifetime: tt.lifetime})
@@ -41,7 +41,7 @@ func TestSign(t *testing.T) {
 				t.Fatalf("VerifyIssued: %v", err)
 			}
 			checkPeerCert(t, ic.Cert, testNow.Add(tt.wantLifetime))
-			if len(ic.Intermediates) != 1 || !ic.Intermediates[0].Equal(ca.inter) ||
+			if len(ic.Intermediates) != 1 || !ic.Intermediates[0].Equal(ca.Intermediate()) ||
 				len(ic.Roots) != 1 || !ic.Roots[0].Equal(ca.root) {
 				t.Errorf("issued chain is not intermediate then root")
 			}

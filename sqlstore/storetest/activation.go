@@ -166,7 +166,9 @@ func testActivateGrantRefused(t *testing.T, s mosaic.Store) {
 
 	t.Run("peer not active", func(t *testing.T) {
 		u := newUser(t, s)
-		p := newPeer(t, s, mosaic.PeerInbound, mosaic.PeerRevoked)
+		// A removed (revoked) peer becomes pending with a new grant; a
+		// suspended one stays suspended.
+		p := newPeer(t, s, mosaic.PeerInbound, mosaic.PeerSuspended)
 		e := &enrollment{user: u, peer: p, grant: newGrant(t, s, u.ID, p.ID)}
 		tok, err := s.CreateToken(ctx, newHash(t), e.grant.ID, p.ID, time.Minute)
 		must(t, err)

@@ -312,16 +312,6 @@ func testSettingSwap(t *testing.T, s SealedTestStore) {
 	wantSetting(t, s, name, "v2")
 }
 
-// wantSetting fails the test unless the setting holds want.
-func wantSetting(t *testing.T, s SealedTestStore, name, want string) {
-	t.Helper()
-	got, err := s.GetSetting(t.Context(), name)
-	must(t, err)
-	if got != want {
-		t.Fatalf("setting %s = %q, want %q", name, got, want)
-	}
-}
-
 // testSettingSwapConcurrent has 10 starters race to insert a setting and
 // then 10 to replace it from the value they all read: one wins each race.
 func testSettingSwapConcurrent(t *testing.T, s SealedTestStore) {

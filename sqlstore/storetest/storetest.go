@@ -46,6 +46,11 @@ func Run(t *testing.T, open func(t *testing.T) mosaic.Store) {
 		{"Peers", testPeers},
 		{"ListPeers", testListPeers},
 		{"ActivateOutboundPeer", testActivateOutboundPeer},
+		{"RemoveInboundPeer", testRemoveInboundPeer},
+		{"RemovePeerRefused", testRemovePeerRefused},
+		{"RemoveOutboundPeer", testRemoveOutboundPeer},
+		{"RegrantRemovedPeer", testRegrantRemovedPeer},
+		{"RemovePeerConcurrentGrant", testRemovePeerConcurrentGrant},
 		{"CreateGrant", testCreateGrant},
 		{"CreateGrantRefused", testCreateGrantRefused},
 		{"ListGrants", testListGrants},
@@ -66,6 +71,9 @@ func Run(t *testing.T, open func(t *testing.T) mosaic.Store) {
 		{"Keys", testKeys},
 		{"PutKeyIfAbsentConcurrent", testPutKeyIfAbsentConcurrent},
 		{"Settings", testSettings},
+		{"ListKeysWithPrefix", testListKeysWithPrefix},
+		{"RotateKey", testRotateKey},
+		{"RotateKeyConcurrent", testRotateKeyConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
