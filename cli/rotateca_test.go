@@ -41,7 +41,7 @@ func TestRotateCA(t *testing.T) {
 
 	empty := t.TempDir()
 	line := run(t, nil, "", "gateway", "rotate-ca", "--data-dir", empty).mustFail(t)
-	if !strings.Contains(line, "no database in "+empty) {
+	if !strings.Contains(line, "no database at "+empty) {
 		t.Errorf("rotate-ca without a gateway: %q", line)
 	}
 	if entries, _ := os.ReadDir(empty); len(entries) != 0 {

@@ -20,6 +20,11 @@ import (
 // missing database, secret or CA is an error.
 func RotateCA(ctx context.Context, cfg Config) (*embedded.Rotation, error) {
 	cfg = cfg.withDefaults()
+	store, err := openExistingStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
 	if !secretConfigured(cfg) {
 		return nil, fmt.Errorf("gateway: no secret: set %s as the gateway has it, "+
 			"or give the data directory that holds it", seal.EnvSecret)
@@ -28,11 +33,6 @@ func RotateCA(ctx context.Context, cfg Config) (*embedded.Rotation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: secret: %w", err)
 	}
-	store, err := openExistingStore(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer store.Close()
 	if _, err := store.GetKey(ctx, embedded.KeyRoot); mosaic.IsKind(err, mosaic.KindNotFound) {
 		return nil, errors.New("gateway: the database holds no CA; run mosaic gateway init first")
 	} else if err != nil {
