@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/ca/embedded"
@@ -82,12 +83,29 @@ func lockDataDir(dir string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: data directory lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("gateway: data directory %s is in use by another gateway", dir)
+	// A lock just released may still be held for a moment by a child
+	// process forked before the release and not yet exec'd (the child
+	// shares the open file until then), so a busy lock is tried again
+	// briefly before it counts as another gateway's.
+	for try := 0; ; try++ {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if try == lockRetries {
+			f.Close()
+			return nil, fmt.Errorf("gateway: data directory %s is in use by another gateway", dir)
+		}
+		time.Sleep(lockRetryDelay)
 	}
-	return f, nil
 }
+
+// How long lockDataDir keeps trying a busy lock: lockRetries more times,
+// lockRetryDelay apart.
+const (
+	lockRetries    = 10
+	lockRetryDelay = 50 * time.Millisecond
+)
 
 // privateDBFiles makes sure the SQLite database at path, and the WAL files
 // SQLite keeps next to it, are not open to other users, whatever the
