@@ -26,7 +26,8 @@ func IsEnrollmentPath(p string) bool {
 // not take its method.
 type DeniedRequest struct {
 	// Path is the request's URL path, as received. It decides the audited
-	// verb: enroll under /api/federation/enrollment, read elsewhere.
+	// verb: enroll under /api/federation/enrollment, renew at RenewPath,
+	// read elsewhere.
 	Path string
 	// Source is the client's address, RequestID the request's id.
 	Source    string
@@ -52,6 +53,9 @@ func (s *Service) RecordDeniedRequest(ctx context.Context, req DeniedRequest) {
 	}
 	if ev.RequestID == "" {
 		ev.RequestID = RequestID(ctx)
+	}
+	if req.Path == RenewPath {
+		ev.Verb = mosaic.VerbRenew
 	}
 	if IsEnrollmentPath(req.Path) {
 		ev.Verb = mosaic.VerbEnroll
