@@ -80,7 +80,11 @@ func (s *Service) RenewOutbound(ctx context.Context, peerID string) (*mosaic.Pee
 	callCtx, cancel := context.WithTimeout(ctx, renewCallTimeout)
 	defer cancel()
 	if err := s.renewOutbound(callCtx, p); err != nil {
-		s.renewalFailed(ctx, p, err)
+		// A caller that gave up (a gateway shutting down) leaves no
+		// failure behind; its lease runs out on its own.
+		if ctx.Err() == nil {
+			s.renewalFailed(ctx, p, err)
+		}
 		return nil, err
 	}
 	return s.FindPeer(ctx, p.ID)

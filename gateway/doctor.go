@@ -23,10 +23,11 @@ const doctorTimeout = 5 * time.Second
 
 // Doctor checks a gateway from outside, as an operator would: the secret
 // is present, the admin listener answers and reports itself ready (the
-// database, its schema, the CA and the TLS certificate), and the federation
-// listener serves a TLS certificate that chains to the CA it publishes. It
-// reads admin.json in the data directory for the addresses and changes
-// nothing.
+// database, its schema, the CA and the TLS certificate), the federation
+// listener serves a TLS certificate that chains to the CA it publishes,
+// and our certificates from outbound peers are renewed in time (see
+// peerChecks). It reads admin.json in the data directory for the addresses
+// and the admin token, and changes nothing.
 func Doctor(ctx context.Context, cfg Config) mosaic.Checks {
 	cfg = cfg.withDefaults()
 	checks := mosaic.Checks{secretCheck(cfg)}
@@ -36,13 +37,18 @@ func Doctor(ctx context.Context, cfg Config) mosaic.Checks {
 		return append(checks, mosaic.Check{Name: "admin_file", Status: mosaic.CheckFail,
 			Reason: "cannot read " + filepath.Join(cfg.DataDir, AdminFile) + "; has the gateway run?"})
 	}
-	checks = append(checks, readyChecks(ctx, info.AdminURL)...)
+	ready := readyChecks(ctx, info.AdminURL)
+	checks = append(checks, ready...)
 
 	publicURL := info.PublicURL
 	if cfg.PublicURL != "" {
 		publicURL = cfg.PublicURL
 	}
-	return append(checks, federationChecks(ctx, publicURL)...)
+	checks = append(checks, federationChecks(ctx, publicURL)...)
+	if ready[0].Status == mosaic.CheckOK {
+		checks = append(checks, peerChecks(ctx, info, time.Now())...)
+	}
+	return checks
 }
 
 // secretCheck reports where the sealing secret would come from.

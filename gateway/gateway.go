@@ -86,6 +86,13 @@ type Config struct {
 	// SweepInterval is how often grants past their expiry are marked
 	// expired in the database. Zero means DefaultSweepInterval.
 	SweepInterval time.Duration
+	// RenewInterval is how often the gateway looks for outbound peers
+	// whose certificate is due for renewal (two thirds into its life) and
+	// renews them. Zero means DefaultRenewInterval.
+	RenewInterval time.Duration
+	// RenewOverlap is how long a peer certificate replaced by a renewal is
+	// still accepted. Zero means federation.DefaultRenewOverlap.
+	RenewOverlap time.Duration
 }
 
 // DefaultMaxConnections is the default cap on the connections each
@@ -111,6 +118,9 @@ func (c Config) withDefaults() Config {
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = DefaultSweepInterval
 	}
+	if c.RenewInterval <= 0 {
+		c.RenewInterval = DefaultRenewInterval
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -130,6 +140,10 @@ func (c Config) check() error {
 		return fmt.Errorf("gateway: max connections %d: must be positive", c.MaxConnections)
 	case c.EnrollBurst < 0:
 		return fmt.Errorf("gateway: enrollment burst %d: must be positive", c.EnrollBurst)
+	case c.CertLifetime < 0:
+		return fmt.Errorf("gateway: certificate lifetime %s: must be positive", c.CertLifetime)
+	case c.RenewOverlap < 0:
+		return fmt.Errorf("gateway: renewal overlap %s: must be positive", c.RenewOverlap)
 	}
 	// A bad rate limit setting is refused before anything is created.
 	_, err := c.enrollLimit()
@@ -222,6 +236,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	stopSweep := g.startSweeper(ctx, cfg.SweepInterval)
 	defer stopSweep()
+	stopRenew := g.startRenewer(ctx, cfg.RenewInterval)
+	defer stopRenew()
 	errc := make(chan error, 2)
 	go func() { errc <- serve(admin, adminLn, false) }()
 	go func() { errc <- serve(fed, fedLn, true) }()

@@ -128,6 +128,7 @@ func (g *gw) openParts(ctx context.Context) error {
 		CAPin:        g.ca.Pin(),
 		CAPEM:        pemOf(g.ca),
 		CertLifetime: cfg.CertLifetime,
+		RenewOverlap: cfg.RenewOverlap,
 	})
 	return nil
 }
