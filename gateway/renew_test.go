@@ -38,7 +38,7 @@ func TestRenewalProcesses(t *testing.T) {
 	}
 	r.b = startProc(t, r.dirB, "", r.envB)
 	r.a = startProc(t, r.dirA, "", r.envA)
-	r.enroll()
+	_ = r.enroll()
 
 	// Renewed on its own, about 10 seconds in; reads never fail.
 	first := r.peer()
@@ -91,8 +91,9 @@ func TestRenewalProcesses(t *testing.T) {
 	r.assertAudited()
 }
 
-// enroll gives A a grant of Alice's tasks on B with "peer add".
-func (r *renewal) enroll() {
+// enroll gives A a grant of Alice's tasks on B with "peer add", and
+// returns the grant's id.
+func (r *renewal) enroll() string {
 	t := r.t
 	var alice mosaic.User
 	r.b.mustAdmin(t, http.StatusCreated, http.MethodPost, "/api/admin/users",
@@ -104,8 +105,17 @@ func (r *renewal) enroll() {
 	r.b.mustAdmin(t, http.StatusCreated, http.MethodPost,
 		"/api/admin/federation/grants/"+grant.ID+"/tokens", map[string]any{"ttlSeconds": 300},
 		&tok)
+	r.peerID = r.addPeer(tok.EnrollmentURL)
+	return grant.ID
+}
+
+// addPeer runs "peer add" on A with an enrollment URL, passed in a file,
+// and returns the new peer's id.
+func (r *renewal) addPeer(enrollmentURL string) string {
+	t := r.t
+	t.Helper()
 	urlFile := filepath.Join(t.TempDir(), "url")
-	if err := os.WriteFile(urlFile, []byte(tok.EnrollmentURL), 0o600); err != nil {
+	if err := os.WriteFile(urlFile, []byte(enrollmentURL), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var p mosaic.Peer
@@ -113,7 +123,7 @@ func (r *renewal) enroll() {
 		"--json")), &p); err != nil {
 		t.Fatal(err)
 	}
-	r.peerID = p.ID
+	return p.ID
 }
 
 // cli runs the mosaic CLI against A and returns its output; it must
@@ -202,5 +212,74 @@ func (r *renewal) assertAudited() {
 	}
 	if renewals < 2 {
 		r.t.Errorf("B audited %d renewals, want at least 2", renewals)
+	}
+}
+
+// TestReenrollmentProcesses lets A's certificate from B expire (B issues
+// them for 6 seconds, A does not renew within the test): A shows it
+// expired and cannot renew, doctor fails for it, and B's operator issues a
+// new token for the same, still active, grant; "peer add" with it gives A
+// a new peer that reads again under the grant.
+func TestReenrollmentProcesses(t *testing.T) {
+	t.Parallel()
+	r := &renewal{t: t, dirA: t.TempDir(), dirB: t.TempDir(),
+		envA: map[string]string{seal.EnvSecret: strongSecret + "-a",
+			"MOSAIC_RENEW_INTERVAL": "1h"},
+		envB: map[string]string{seal.EnvSecret: strongSecret + "-b",
+			"MOSAIC_CERT_LIFETIME": "6s"},
+	}
+	r.b = startProc(t, r.dirB, "", r.envB)
+	r.a = startProc(t, r.dirA, "", r.envA)
+	grantID := r.enroll()
+	r.read()
+
+	// While the certificate is valid, the grant takes no new token.
+	_, errOut, code := runCLI(t, nil, "--data-dir", r.dirB, "federation", "grant", "token",
+		grantID)
+	if code == 0 || !strings.Contains(errOut, "grant_not_pending") {
+		t.Fatalf("grant token for an active grant with a valid certificate: exit %d: %s",
+			code, errOut)
+	}
+
+	// Expired: refused by B, shown by A, no renewal.
+	old := r.peer()
+	time.Sleep(time.Until(*old.CertNotAfter) + 500*time.Millisecond)
+	status, body := (&node{info: r.a.info}).admin(t, http.MethodGet,
+		"/api/admin/federation/peers/"+r.peerID+"/query/tasks", nil)
+	if status != http.StatusForbidden || errorCode(body) != "certificate_invalid" {
+		t.Fatalf("read with an expired certificate: %d %s", status, body)
+	}
+	if p := r.peer(); p.Renewal != mosaic.RenewalExpired {
+		t.Fatalf("renewal state %q of an expired certificate", p.Renewal)
+	}
+	_, errOut, code = runCLI(t, nil, "--data-dir", r.dirA, "federation", "peer", "renew",
+		r.peerID)
+	if code == 0 || !strings.Contains(errOut, "certificate_expired") {
+		t.Fatalf("peer renew of an expired certificate: exit %d: %s", code, errOut)
+	}
+	out, _, code := runCLI(t, r.envA, "gateway", "doctor", "--data-dir", r.dirA)
+	if code == 0 || !strings.Contains(out, "certificate expired") {
+		t.Fatalf("doctor with an expired certificate: exit %d:\n%s", code, out)
+	}
+
+	// A new token for the same grant; "peer add" with it reads again.
+	var tok tokenAnswer
+	r.b.mustAdmin(t, http.StatusCreated, http.MethodPost,
+		"/api/admin/federation/grants/"+grantID+"/tokens", map[string]any{"ttlSeconds": 300},
+		&tok)
+	r.peerID = r.addPeer(tok.EnrollmentURL)
+	if r.peerID == old.ID {
+		t.Fatal("peer add reused the expired peer")
+	}
+	r.read()
+	var g mosaic.Grant
+	r.b.mustAdmin(t, http.StatusOK, http.MethodGet, "/api/admin/federation/grants/"+grantID,
+		nil, &g)
+	if g.Status != mosaic.GrantActive {
+		t.Fatalf("grant after re-enrollment: %+v", g)
+	}
+	if list := r.cli("federation", "peer", "list", "--role", "outbound"); !strings.Contains(
+		list, "expired") || !strings.Contains(list, " ok") {
+		t.Errorf("peer list after re-enrollment:\n%s", list)
 	}
 }
