@@ -89,7 +89,8 @@ func TestGatewayConfigDurations(t *testing.T) {
 	cfg, err := config(nil)
 	if err != nil || cfg.CertLifetime != 24*time.Hour || cfg.RenewInterval != time.Minute ||
 		cfg.RenewOverlap != 10*time.Minute {
-		t.Fatalf("defaults: %v %v %v, %v", cfg.CertLifetime, cfg.RenewInterval, cfg.RenewOverlap, err)
+		t.Fatalf("defaults: %v %v %v, %v", cfg.CertLifetime, cfg.RenewInterval, cfg.RenewOverlap,
+			err)
 	}
 	env := map[string]string{"MOSAIC_CERT_LIFETIME": "30s", "MOSAIC_RENEW_INTERVAL": "1s",
 		"MOSAIC_RENEW_OVERLAP": "2m"}

@@ -105,7 +105,8 @@ func TestRenew(t *testing.T) {
 		t.Fatalf("renewed identity %+v (%v), want %+v", newID, err, oldID)
 	}
 	if nu.Leaf.Subject.CommonName != old.Leaf.Subject.CommonName ||
-		!key.PublicKey.Equal(nu.Leaf.PublicKey) || nu.Leaf.SerialNumber.Cmp(old.Leaf.SerialNumber) == 0 {
+		!key.PublicKey.Equal(nu.Leaf.PublicKey) ||
+		nu.Leaf.SerialNumber.Cmp(old.Leaf.SerialNumber) == 0 {
 		t.Fatalf("renewed certificate: CN %q, serial %s", nu.Leaf.Subject.CommonName,
 			pki.SerialHex(nu.Leaf))
 	}
@@ -215,8 +216,9 @@ func TestRenewRefusals(t *testing.T) {
 				t.Fatalf("refused renewal changed the serial to %s", got)
 			}
 			evs := e.renewEvents(t)
-			if tc.certs != nil && tc.code != "certificate_invalid" &&
-				(len(evs) == 0 || evs[0].Outcome != mosaic.OutcomeDenied || evs[0].Reason != tc.code) {
+			audited := len(evs) > 0 && evs[0].Outcome == mosaic.OutcomeDenied &&
+				evs[0].Reason == tc.code
+			if tc.certs != nil && tc.code != "certificate_invalid" && !audited {
 				t.Fatalf("renewal events %+v, want the denial %s first", evs, tc.code)
 			}
 		})

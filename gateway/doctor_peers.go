@@ -29,7 +29,8 @@ func peerChecks(ctx context.Context, info *AdminInfo, now time.Time) mosaic.Chec
 	summary := mosaic.Check{Name: checkOutboundPeers, Status: mosaic.CheckOK}
 	peers, err := listOutbound(ctx, info)
 	if err != nil {
-		summary.Status, summary.Reason = mosaic.CheckWarn, "cannot list outbound peers: "+err.Error()
+		summary.Status = mosaic.CheckWarn
+		summary.Reason = "cannot list outbound peers: " + err.Error()
 		return mosaic.Checks{summary}
 	}
 	checks := mosaic.Checks{summary}

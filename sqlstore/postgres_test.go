@@ -206,7 +206,8 @@ func TestPostgresSchemaNewerThanBuild(t *testing.T) {
 	if after := pgSchema(t, raw); after != before {
 		t.Fatalf("refused open changed the schema:\n%s\nwas\n%s", after, before)
 	}
-	if got, want := gooseVersions(t, raw), "0 true\n1 true\n2 true\n3 true\n4 true\n5 true\n"; got != want {
+	want := "0 true\n1 true\n2 true\n3 true\n4 true\n5 true\n"
+	if got := gooseVersions(t, raw); got != want {
 		t.Fatalf("goose_db_version rows:\n%swant\n%s", got, want)
 	}
 }

@@ -88,7 +88,8 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 			COALESCE(?, {{now}}), COALESCE(?, {{now}}), ?)
 		RETURNING created_at, updated_at`
-	sqlFindPeer     = `SELECT ` + peerCols + `, ` + peerRenewCols + `, sealed_key FROM peers WHERE id = ?`
+	sqlFindPeer = `SELECT ` + peerCols + `, ` + peerRenewCols +
+		`, sealed_key FROM peers WHERE id = ?`
 	sqlPeerRole     = `SELECT role FROM peers WHERE id = ?`
 	sqlListPeers    = `SELECT ` + peerCols + `, ` + peerRenewCols + ` FROM peers`
 	condPeerRole    = `role = ?`

@@ -122,7 +122,8 @@ func testRenewGrantCertRefused(t *testing.T, s mosaic.Store) {
 			must(t, err)
 			return e.renewal(a.CertSerial, a.CertSerial, at)
 		}, mosaic.KindConflict, "grant_not_active"},
-		{"unknown serial", func(t *testing.T, e *enrollment, a mosaic.Activation) mosaic.GrantRenewal {
+		{"unknown serial", func(t *testing.T, e *enrollment,
+			a mosaic.Activation) mosaic.GrantRenewal {
 			return e.renewal(a.CertSerial, "feed", at)
 		}, mosaic.KindConflict, "serial_superseded"},
 		{"other peer", func(t *testing.T, e *enrollment, a mosaic.Activation) mosaic.GrantRenewal {
@@ -130,7 +131,8 @@ func testRenewGrantCertRefused(t *testing.T, s mosaic.Store) {
 			r.PeerID = newPeer(t, s, mosaic.PeerInbound, mosaic.PeerActive).ID
 			return r
 		}, mosaic.KindConflict, "peer_mismatch"},
-		{"unknown grant", func(t *testing.T, e *enrollment, a mosaic.Activation) mosaic.GrantRenewal {
+		{"unknown grant", func(t *testing.T, e *enrollment,
+			a mosaic.Activation) mosaic.GrantRenewal {
 			r := e.renewal(a.CertSerial, a.CertSerial, at)
 			r.GrantID = mosaic.NewID()
 			return r
@@ -220,7 +222,8 @@ func testReenrollment(t *testing.T, s mosaic.Store) {
 	current := grantCert(t, s, e.grant.ID).Serial
 
 	// A token only for the grant's current serial and its own peer.
-	_, err := s.CreateReenrollToken(ctx, newHash(t), e.grant.ID, e.peer.ID, a.CertSerial, time.Minute)
+	_, err := s.CreateReenrollToken(ctx, newHash(t), e.grant.ID, e.peer.ID, a.CertSerial,
+		time.Minute)
 	wantErr(t, err, mosaic.KindConflict, "certificate_replaced")
 	other := newPeer(t, s, mosaic.PeerInbound, mosaic.PeerActive)
 	_, err = s.CreateReenrollToken(ctx, newHash(t), e.grant.ID, other.ID, current, time.Minute)

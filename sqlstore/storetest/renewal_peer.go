@@ -102,7 +102,8 @@ func testRenewOutboundPeer(t *testing.T, s mosaic.Store) {
 		t.Fatalf("refused changes changed the peer: %+v", after)
 	}
 	wantErr(t, s.RenewOutboundPeer(ctx, mosaic.OutboundRenewal{
-		PeerID: mosaic.NewID(), OldSerial: "01", CertNotAfter: r.CertNotAfter, SealedKey: []byte("k"),
+		PeerID: mosaic.NewID(), OldSerial: "01", CertNotAfter: r.CertNotAfter,
+		SealedKey: []byte("k"),
 	}), mosaic.KindNotFound, "peer_not_found")
 }
 
