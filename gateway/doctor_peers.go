@@ -10,6 +10,7 @@ import (
 
 	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/federation"
+	"github.com/mosaicgw/mosaic/pki"
 )
 
 // Names of the doctor's checks of outbound peers: one summary, and one
@@ -21,7 +22,8 @@ const (
 
 // peerChecks asks the admin API for the active outbound peers and reports
 // the renewal of our certificate from each: fail for an expired one (the
-// peer must enroll again), warn for one whose renewal is failing, or whose
+// peer must enroll again; warn once it has, under another peer), warn for
+// one whose renewal is failing, or whose
 // certificate has less than half of the time left that it had when its
 // renewal fell due (the renewal is late). The first check sums up; one
 // more follows for each peer that needs attention.
@@ -34,8 +36,9 @@ func peerChecks(ctx context.Context, info *AdminInfo, now time.Time) mosaic.Chec
 		return mosaic.Checks{summary}
 	}
 	checks := mosaic.Checks{summary}
+	live := liveGrants(peers, now)
 	for _, p := range peers {
-		if c, ok := peerRenewalCheck(p, now); ok {
+		if c, ok := peerRenewalCheck(p, now, live); ok {
 			checks = append(checks, c)
 			if c.Status == mosaic.CheckFail || summary.Status == mosaic.CheckOK {
 				summary.Status = c.Status
@@ -57,8 +60,11 @@ func peerChecks(ctx context.Context, info *AdminInfo, now time.Time) mosaic.Chec
 }
 
 // peerRenewalCheck returns the check of one outbound peer that needs
-// attention, and false for one that does not.
-func peerRenewalCheck(p *mosaic.Peer, now time.Time) (mosaic.Check, bool) {
+// attention, and false for one that does not. live maps the grants of
+// unexpired certificates to their peers: an expired certificate whose grant
+// has one was replaced by a re-enrollment, and only warns.
+func peerRenewalCheck(p *mosaic.Peer, now time.Time, live map[string]string) (mosaic.Check,
+	bool) {
 	c := mosaic.Check{Name: checkPeerRenewal, Status: mosaic.CheckWarn}
 	who := fmt.Sprintf("peer %s (%s): ", p.ID, p.DisplayName)
 	if p.CertNotAfter == nil {
@@ -67,6 +73,9 @@ func peerRenewalCheck(p *mosaic.Peer, now time.Time) (mosaic.Check, bool) {
 	notAfter := p.CertNotAfter.UTC().Format(time.RFC3339)
 	dueAt := federation.RenewalDueAt(p)
 	switch {
+	case !now.Before(*p.CertNotAfter) && live[grantOf(p)] != "":
+		c.Reason = who + "certificate expired at " + notAfter + "; enrolled again as peer " +
+			live[grantOf(p)] + ", this one can go"
 	case !now.Before(*p.CertNotAfter):
 		c.Status = mosaic.CheckFail
 		c.Reason = who + "certificate expired at " + notAfter + "; enroll again with a new token"
@@ -107,4 +116,29 @@ func listOutbound(ctx context.Context, info *AdminInfo) ([]*mosaic.Peer, error) 
 		return nil, fmt.Errorf("unreadable peer list")
 	}
 	return body.Items, nil
+}
+
+// liveGrants maps the grant of each unexpired certificate among peers to
+// that peer's id.
+func liveGrants(peers []*mosaic.Peer, now time.Time) map[string]string {
+	live := map[string]string{}
+	for _, p := range peers {
+		if g := grantOf(p); g != "" && p.CertNotAfter != nil && now.Before(*p.CertNotAfter) {
+			live[g] = p.ID
+		}
+	}
+	return live
+}
+
+// grantOf returns the grant id a peer's certificate speaks for, or "".
+func grantOf(p *mosaic.Peer) string {
+	certs, err := pki.ParseCerts(p.CertPEM)
+	if err != nil || len(certs) == 0 {
+		return ""
+	}
+	id, err := pki.ParseIdentity(certs[0])
+	if err != nil {
+		return ""
+	}
+	return id.GrantID
 }

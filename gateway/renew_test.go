@@ -216,7 +216,7 @@ func (r *renewal) assertAudited() {
 }
 
 // TestReenrollmentProcesses lets A's certificate from B expire (B issues
-// them for 6 seconds, A does not renew within the test): A shows it
+// them for 8 seconds, A does not renew within the test): A shows it
 // expired and cannot renew, doctor fails for it, and B's operator issues a
 // new token for the same, still active, grant; "peer add" with it gives A
 // a new peer that reads again under the grant.
@@ -226,7 +226,7 @@ func TestReenrollmentProcesses(t *testing.T) {
 		envA: map[string]string{seal.EnvSecret: strongSecret + "-a",
 			"MOSAIC_RENEW_INTERVAL": "1h"},
 		envB: map[string]string{seal.EnvSecret: strongSecret + "-b",
-			"MOSAIC_CERT_LIFETIME": "6s"},
+			"MOSAIC_CERT_LIFETIME": "8s"},
 	}
 	r.b = startProc(t, r.dirB, "", r.envB)
 	r.a = startProc(t, r.dirA, "", r.envA)
@@ -281,5 +281,8 @@ func TestReenrollmentProcesses(t *testing.T) {
 	if list := r.cli("federation", "peer", "list", "--role", "outbound"); !strings.Contains(
 		list, "expired") || !strings.Contains(list, " ok") {
 		t.Errorf("peer list after re-enrollment:\n%s", list)
+	}
+	if out := r.doctor(); !strings.Contains(out, "enrolled again as peer "+r.peerID) {
+		t.Errorf("doctor after re-enrollment:\n%s", out)
 	}
 }
