@@ -40,7 +40,8 @@ func (g *gateway) renewOver(t *testing.T, cert tls.Certificate) tls.Certificate 
 }
 
 func TestRenewOverMTLS(t *testing.T) {
-	g := startGateway(t)
+	g := startGatewayOpts(t, gatewayOptions{fed: []httpapi.FederationOption{unlimited},
+		metricsClock: time.Now})
 	_, gr, cert := readSetup(t, g)
 	nu := g.renewOver(t, cert)
 	if nu.Leaf.SerialNumber.Cmp(cert.Leaf.SerialNumber) == 0 {
@@ -81,6 +82,21 @@ func TestRenewOverMTLS(t *testing.T) {
 	allowed := g.audit(t, "grant="+gr.ID+"&outcome=allowed")
 	if allowed[len(allowed)-1].Verb != mosaic.VerbEnroll || allowed[0].Verb == mosaic.VerbEnroll {
 		t.Errorf("allowed events %+v, want the renewal after the enrollment", allowed)
+	}
+
+	// The metrics count renewals by outcome and reason.
+	m := g.scrapeMetrics(t)
+	for _, c := range []struct {
+		outcome, reason string
+		want            float64
+	}{{"allowed", "none", 1}, {"denied", "unknown_field", 1}, {"denied", "invalid_json", 1},
+		{"denied", "client_certificate_required", 1}, {"denied", "method_not_allowed", 1}} {
+		got := m.counter("mosaic_renewals_total",
+			map[string]string{"outcome": c.outcome, "reason": c.reason})
+		if got != c.want {
+			t.Errorf("mosaic_renewals_total{%s,%s} = %v, want %v", c.outcome, c.reason, got,
+				c.want)
+		}
 	}
 }
 
@@ -170,5 +186,10 @@ func TestAdminRenewPeer(t *testing.T) {
 	}
 	if strings.Contains(string(l.body), "sealed") || strings.Contains(string(l.body), "PRIVATE") {
 		t.Error("the listing shows key material")
+	}
+	gauge := a.scrapeMetrics(t).find("mosaic_peer_renewal_failures",
+		map[string]string{"peer_id": keypair.PeerID})
+	if gauge == nil || gauge.GetGauge().GetValue() != 1 {
+		t.Errorf("mosaic_peer_renewal_failures of the peer = %v, want 1", gauge)
 	}
 }
