@@ -55,6 +55,18 @@ type Peer struct {
 	// gateway secret and bound to the peer id. Never serialised.
 	SealedKey []byte `json:"-"`
 
+	// Outbound only: the renewal of our certificate. RenewNextAt is when
+	// the next attempt is due (nil: two thirds into the certificate's
+	// life); RenewFailures counts the attempts that failed since the last
+	// success and RenewLastError says why the last one failed. Renewal is
+	// the state derived from them (RenewalOK and the other Renewal
+	// constants), set by the federation service for active outbound
+	// peers.
+	RenewNextAt    *time.Time `json:"renewNextAt,omitempty"`
+	RenewFailures  int        `json:"renewFailures,omitempty"`
+	RenewLastError string     `json:"renewLastError,omitempty"`
+	Renewal        string     `json:"renewal,omitempty"`
+
 	CreatedAt time.Time `json:"createdAt"`
 	UpdatedAt time.Time `json:"updatedAt"`
 }

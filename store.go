@@ -24,6 +24,7 @@ type Store interface {
 	TokenStore
 	AuditStore
 	KeyStore
+	RenewalStore
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -117,7 +118,10 @@ type OutboundActivation struct {
 	CertFingerprint string
 	CertNotAfter    time.Time
 	CAPEM           string
-	At              time.Time
+	// RenewAt is when the certificate is due for renewal; zero leaves it
+	// to the rule applied to certificates stored before renewal existed.
+	RenewAt time.Time
+	At      time.Time
 }
 
 // GrantStore holds grants.
@@ -165,7 +169,9 @@ type TokenStore interface {
 	// and becomes active, the token is marked used by the claim, and the
 	// allowed audit event is written. If the grant is no longer pending
 	// (revoked meanwhile) or the claim was lost, it is KindConflict and
-	// nothing changes.
+	// nothing changes. With a.ReplacesSerial set it is a re-enrollment:
+	// the grant must instead be active with that current serial, which
+	// the new certificate replaces.
 	ActivateGrant(ctx context.Context, a Activation) error
 }
 
@@ -182,6 +188,9 @@ type Activation struct {
 	KeyHash         string // SHA-256 of the certificate's public key, hex
 	At              time.Time
 	Event           *AuditEvent
+	// ReplacesSerial, when set, is the serial of the expired certificate
+	// of an active grant that this re-enrollment replaces.
+	ReplacesSerial string
 }
 
 // AuditStore holds the audit log.

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,6 +25,9 @@ const (
 	envLogLevel       = "MOSAIC_LOG_LEVEL"
 	envDatabaseURL    = "MOSAIC_DATABASE_URL"
 	envCA             = "MOSAIC_CA"
+	envCertLifetime   = "MOSAIC_CERT_LIFETIME"
+	envRenewInterval  = "MOSAIC_RENEW_INTERVAL"
+	envRenewOverlap   = "MOSAIC_RENEW_OVERLAP"
 )
 
 // gatewayCmd is "mosaic gateway": run or prepare a gateway.
@@ -46,6 +50,12 @@ func (a *app) gatewayCmd() *cobra.Command {
 	pf.String("ca", gateway.CAEmbedded, "CA signing peer certificates: embedded or step "+
 		"(env "+envCA+"; step reads STEP_CA_URL, STEP_CA_PROVISIONER_KEY_JSON or _FILE, "+
 		"STEP_CA_ROOT_CERT_PATH, STEP_CA_PROVISIONER)")
+	pf.String("cert-lifetime", "24h", "lifetime of the client certificates issued to peers "+
+		"(env "+envCertLifetime+")")
+	pf.String("renew-interval", "1m", "how often to renew outbound certificates that are due "+
+		"(two thirds into their life) (env "+envRenewInterval+")")
+	pf.String("renew-overlap", "10m", "how long a peer certificate replaced by a renewal "+
+		"stays accepted (env "+envRenewOverlap+")")
 
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -139,6 +149,19 @@ func (a *app) gatewayConfig(cmd *cobra.Command) (gateway.Config, error) {
 		return gateway.Config{}, fmt.Errorf("--log-level: want debug, info, warn or error")
 	}
 	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	var durations [3]time.Duration
+	for i, d := range []struct{ flag, env string }{
+		{"cert-lifetime", envCertLifetime},
+		{"renew-interval", envRenewInterval},
+		{"renew-overlap", envRenewOverlap},
+	} {
+		v, err := time.ParseDuration(a.setting(cmd, d.flag, d.env))
+		if err != nil || v <= 0 {
+			return gateway.Config{}, fmt.Errorf("--%s: want a positive duration such as 90s or 24h",
+				d.flag)
+		}
+		durations[i] = v
+	}
 	return gateway.Config{
 		DataDir:        a.dataDir(cmd),
 		AdminAddr:      a.setting(cmd, "admin-addr", envAdminAddr),
@@ -146,6 +169,9 @@ func (a *app) gatewayConfig(cmd *cobra.Command) (gateway.Config, error) {
 		PublicURL:      a.setting(cmd, "public-url", envPublicURL),
 		DatabaseURL:    a.setting(cmd, "db", envDatabaseURL),
 		CA:             a.setting(cmd, "ca", envCA),
+		CertLifetime:   durations[0],
+		RenewInterval:  durations[1],
+		RenewOverlap:   durations[2],
 		Logger:         logger,
 		Env:            a.env,
 	}, nil

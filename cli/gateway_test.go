@@ -5,6 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
+
+	"github.com/mosaicgw/mosaic/gateway"
 )
 
 func TestGatewayConfig(t *testing.T) {
@@ -67,5 +70,46 @@ func TestGatewayConfig(t *testing.T) {
 	line := run(t, nil, "", "gateway", "serve", "--log-level", "loud").mustFail(t)
 	if line != "--log-level: want debug, info, warn or error" {
 		t.Errorf("error %q", line)
+	}
+}
+
+func TestGatewayConfigDurations(t *testing.T) {
+	config := func(env map[string]string, args ...string) (gateway.Config, error) {
+		a := &app{stdout: io.Discard, stderr: io.Discard,
+			env: func(k string) string { return env[k] }}
+		serve, _, err := a.rootCmd().Find([]string{"gateway", "serve"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := serve.ParseFlags(args); err != nil {
+			t.Fatal(err)
+		}
+		return a.gatewayConfig(serve)
+	}
+	cfg, err := config(nil)
+	if err != nil || cfg.CertLifetime != 24*time.Hour || cfg.RenewInterval != time.Minute ||
+		cfg.RenewOverlap != 10*time.Minute {
+		t.Fatalf("defaults: %v %v %v, %v", cfg.CertLifetime, cfg.RenewInterval, cfg.RenewOverlap,
+			err)
+	}
+	env := map[string]string{"MOSAIC_CERT_LIFETIME": "30s", "MOSAIC_RENEW_INTERVAL": "1s",
+		"MOSAIC_RENEW_OVERLAP": "2m"}
+	cfg, err = config(env)
+	if err != nil || cfg.CertLifetime != 30*time.Second || cfg.RenewInterval != time.Second ||
+		cfg.RenewOverlap != 2*time.Minute {
+		t.Fatalf("environment: %v %v %v, %v", cfg.CertLifetime, cfg.RenewInterval,
+			cfg.RenewOverlap, err)
+	}
+	cfg, err = config(env, "--cert-lifetime", "1h", "--renew-interval", "5s")
+	if err != nil || cfg.CertLifetime != time.Hour || cfg.RenewInterval != 5*time.Second {
+		t.Fatalf("flags: %v %v, %v", cfg.CertLifetime, cfg.RenewInterval, err)
+	}
+
+	for _, args := range [][]string{{"--cert-lifetime", "soon"}, {"--renew-interval", "0s"},
+		{"--renew-overlap", "-1m"}} {
+		line := run(t, nil, "", append([]string{"gateway", "serve"}, args...)...).mustFail(t)
+		if line != args[0]+": want a positive duration such as 90s or 24h" {
+			t.Errorf("%v: error %q", args, line)
+		}
 	}
 }

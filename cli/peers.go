@@ -26,8 +26,8 @@ const (
 
 // peerCmd is "mosaic federation peer": the gateways this one knows.
 func (a *app) peerCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "peer", Short: "Enroll with a grantor; list and remove peers"}
-	cmd.AddCommand(a.peerAddCmd(), a.peerListCmd(), a.peerRemoveCmd())
+	cmd := &cobra.Command{Use: "peer", Short: "Enroll with a grantor; list, renew and remove peers"}
+	cmd.AddCommand(a.peerAddCmd(), a.peerListCmd(), a.peerRenewCmd(), a.peerRemoveCmd())
 	return cmd
 }
 
@@ -212,7 +212,7 @@ func (a *app) peerListCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "list [--role inbound|outbound] [--state STATE]",
-		Short: "List peers with their state and certificate",
+		Short: "List peers with their state, certificate and renewal",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
@@ -234,10 +234,11 @@ func (a *app) peerListCmd() *cobra.Command {
 
 // printPeers writes peers as a table.
 func (a *app) printPeers(peers []*mosaic.Peer) error {
-	t := newTable(a.stdout, "ID", "ROLE", "NAME", "STATE", "NOT AFTER", "CERT SHA-256", "ENDPOINT")
+	t := newTable(a.stdout, "ID", "ROLE", "NAME", "STATE", "NOT AFTER", "CERT SHA-256", "ENDPOINT",
+		"RENEWAL")
 	for _, p := range peers {
 		t.row(p.ID, string(p.Role), p.DisplayName, string(p.State), fmtTimePtr(p.CertNotAfter),
-			p.CertFingerprint, p.EndpointURL)
+			p.CertFingerprint, p.EndpointURL, renewalCell(p))
 	}
 	return t.flush()
 }

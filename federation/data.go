@@ -201,7 +201,7 @@ func ParseLimit(s string, def, max int) (int, error) {
 	return min(n, max), nil
 }
 
-// ListPeers returns the peers matching f.
+// ListPeers returns the peers matching f, each with its renewal state.
 func (s *Service) ListPeers(ctx context.Context, f mosaic.PeerFilter) ([]*mosaic.Peer, error) {
 	switch f.Role {
 	case "", mosaic.PeerInbound, mosaic.PeerOutbound:
@@ -214,15 +214,25 @@ func (s *Service) ListPeers(ctx context.Context, f mosaic.PeerFilter) ([]*mosaic
 		return nil, mosaic.Errorf(mosaic.KindInvalid, "invalid_state",
 			"state: must be one of pending, active, suspended, revoked")
 	}
-	return s.cfg.Store.ListPeers(ctx, f)
+	peers, err := s.cfg.Store.ListPeers(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	s.withRenewal(peers...)
+	return peers, nil
 }
 
-// FindPeer returns one peer.
+// FindPeer returns one peer, with its renewal state.
 func (s *Service) FindPeer(ctx context.Context, id string) (*mosaic.Peer, error) {
 	if err := validatePathID("peer", id); err != nil {
 		return nil, err
 	}
-	return s.cfg.Store.FindPeer(ctx, id)
+	p, err := s.cfg.Store.FindPeer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.withRenewal(p)
+	return p, nil
 }
 
 // ListAudit returns audit events matching f, newest first. The limit is

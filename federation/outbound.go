@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -136,10 +137,15 @@ func (s *Service) StoreOutboundCert(ctx context.Context, peerID, certPEM, chainP
 		return nil, mosaic.Errorf(mosaic.KindConflict, "peer_not_pending",
 			"peer is not an outbound peer waiting for its certificate")
 	}
-	leaf, anchors, err := s.verifyOutboundCert(p, certPEM, chainPEM, caPEM)
+	key, err := s.openPeerKey(p)
 	if err != nil {
 		return nil, err
 	}
+	leaf, anchors, _, err := s.verifyOutboundCert(p, certPEM, chainPEM, caPEM, key.Public())
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
 
 	err = s.cfg.Store.ActivateOutboundPeer(ctx, mosaic.OutboundActivation{
 		PeerID:          p.ID,
@@ -149,7 +155,8 @@ func (s *Service) StoreOutboundCert(ctx context.Context, peerID, certPEM, chainP
 		CertFingerprint: pki.Fingerprint(leaf),
 		CertNotAfter:    leaf.NotAfter.UTC(),
 		CAPEM:           pki.EncodeCerts(anchors...),
-		At:              s.now(),
+		RenewAt:         renewAt(leaf, now),
+		At:              now,
 	})
 	if err != nil {
 		return nil, err
@@ -159,51 +166,49 @@ func (s *Service) StoreOutboundCert(ctx context.Context, peerID, certPEM, chainP
 		slog.String(logPeerID, p.ID),
 		slog.String(logSerial, pki.SerialHex(leaf)),
 		slog.Time("not_after", leaf.NotAfter.UTC()))
-	return s.cfg.Store.FindPeer(ctx, p.ID)
+	return s.FindPeer(ctx, p.ID)
 }
 
-// verifyOutboundCert parses the enrollment answer and checks the
-// certificate against our key and the pinned CA. It returns the leaf and
-// the pinned CA certificate, the only one of caPEM that is kept.
-func (s *Service) verifyOutboundCert(p *mosaic.Peer, certPEM, chainPEM,
-	caPEM string) (*x509.Certificate, []*x509.Certificate, error) {
+// verifyOutboundCert parses an enrollment or renewal answer and checks the
+// certificate against our public key pub and the pinned CA. It returns the
+// leaf, the pinned CA certificate (the only one of caPEM that is kept) and
+// the identity the certificate carries.
+func (s *Service) verifyOutboundCert(p *mosaic.Peer, certPEM, chainPEM, caPEM string,
+	pub crypto.PublicKey) (*x509.Certificate, []*x509.Certificate, mosaic.Identity, error) {
+	var none mosaic.Identity
 	leaves, err := pki.ParseCerts(certPEM)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, none, err
 	}
 	if len(leaves) != 1 {
-		return nil, nil, mosaic.Errorf(mosaic.KindInvalid, "invalid_certificate",
+		return nil, nil, none, mosaic.Errorf(mosaic.KindInvalid, "invalid_certificate",
 			"certPem: want exactly one certificate, got %d", len(leaves))
 	}
 	var chain []*x509.Certificate
 	if strings.TrimSpace(chainPEM) != "" {
 		if chain, err = pki.ParseCerts(chainPEM); err != nil {
-			return nil, nil, err
+			return nil, nil, none, err
 		}
 	}
 	cas, err := pki.ParseCerts(caPEM)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, none, err
 	}
 	digest, err := pki.ParsePin(p.CAPin)
 	if err != nil {
-		return nil, nil, storedError(p, "CA pin", err)
+		return nil, nil, none, storedError(p, "CA pin", err)
 	}
 	anchors := pinned(cas, digest)
 	if len(anchors) == 0 {
-		return nil, nil, mosaic.Errorf(mosaic.KindInvalid, "peer_cert_invalid",
+		return nil, nil, none, mosaic.Errorf(mosaic.KindInvalid, "peer_cert_invalid",
 			"caPem: not the CA pinned at enrollment")
 	}
 
-	key, err := s.openPeerKey(p)
+	id, err := pki.VerifyPeerCert(leaves[0], append(chain, anchors...), p.CAPin, pub, s.now())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, none, err
 	}
-	_, err = pki.VerifyPeerCert(leaves[0], append(chain, anchors...), p.CAPin, key.Public(), s.now())
-	if err != nil {
-		return nil, nil, err
-	}
-	return leaves[0], anchors, nil
+	return leaves[0], anchors, id, nil
 }
 
 // pinned returns the certificates of certs that have the pinned key.

@@ -117,28 +117,11 @@ func (s *Service) readFederated(ctx context.Context, req FederatedRequest,
 // authorize checks the certificate, the grant it names and the resource.
 func (s *Service) authorize(ctx context.Context, req FederatedRequest,
 	ev *mosaic.AuditEvent) (*authorized, error) {
-	ev.CertSerial = presentedSerial(req.Certs)
-	leaf, err := s.verifyClientCert(ctx, req.Certs)
+	who, err := s.authenticate(ctx, req.Certs, ev)
 	if err != nil {
 		return nil, err
 	}
-	serial := pki.SerialHex(leaf)
-
-	// The identity comes from this request's certificate, once verified.
-	id, err := pki.ParseIdentity(leaf)
-	if err != nil {
-		return nil, err
-	}
-	if mosaic.ValidateID("grant", id.GrantID) != nil ||
-		mosaic.ValidateID("user", id.SubjectUserID) != nil {
-		return nil, forbidden("identity_invalid", "certificate identity: not valid ids")
-	}
-	ev.GrantID, ev.SubjectUserID = id.GrantID, id.SubjectUserID
-
-	g, err := s.checkGrant(ctx, id, serial, ev)
-	if err != nil {
-		return nil, err
-	}
+	g := who.grant
 
 	// The resource must exist and be shared by the grant.
 	r := mosaic.Resource(req.Resource)
@@ -152,42 +135,85 @@ func (s *Service) authorize(ctx context.Context, req FederatedRequest,
 	return &authorized{grant: g, resource: r}, nil
 }
 
-// checkGrant looks up the grant a certificate speaks for and checks that it
-// and its peer are active and that the certificate is the one the grant was
-// activated with. Each grant has its own certificate: a later grant of the
-// same peer does not supersede it (the peer row shows the latest one).
-func (s *Service) checkGrant(ctx context.Context, id mosaic.Identity, serial string,
-	ev *mosaic.AuditEvent) (*mosaic.Grant, error) {
-	g, err := s.cfg.Store.FindGrant(ctx, id.GrantID)
-	if mosaic.IsKind(err, mosaic.KindNotFound) {
-		return nil, forbidden("grant_not_found", "no grant for this certificate")
-	}
+// authenticated is who a verified client certificate speaks for: the
+// grant, its peer and the grant's certificate state, as read for this
+// request.
+type authenticated struct {
+	leaf   *x509.Certificate
+	serial string
+	id     mosaic.Identity
+	grant  *mosaic.Grant
+	peer   *mosaic.Peer
+	cert   *mosaic.GrantCert
+}
+
+// authenticate verifies the certificates a client presented and checks the
+// grant they speak for (see checkGrant), filling in ev as it learns who
+// the request is about. Reads and renewals share it.
+func (s *Service) authenticate(ctx context.Context, certs []*x509.Certificate,
+	ev *mosaic.AuditEvent) (*authenticated, error) {
+	ev.CertSerial = presentedSerial(certs)
+	leaf, err := s.verifyClientCert(ctx, certs)
 	if err != nil {
 		return nil, err
 	}
+
+	// The identity comes from this request's certificate, once verified.
+	id, err := pki.ParseIdentity(leaf)
+	if err != nil {
+		return nil, err
+	}
+	if mosaic.ValidateID("grant", id.GrantID) != nil ||
+		mosaic.ValidateID("user", id.SubjectUserID) != nil {
+		return nil, forbidden("identity_invalid", "certificate identity: not valid ids")
+	}
+	ev.GrantID, ev.SubjectUserID = id.GrantID, id.SubjectUserID
+
+	who := &authenticated{leaf: leaf, serial: pki.SerialHex(leaf), id: id}
+	if err := s.checkGrant(ctx, who, ev); err != nil {
+		return nil, err
+	}
+	return who, nil
+}
+
+// checkGrant looks up the grant a certificate speaks for and checks that it
+// and its peer are active and that the certificate is one the grant
+// accepts: its current one, or the one its last renewal replaced while the
+// overlap lasts. Each grant has its own certificate: a later grant of the
+// same peer does not supersede it (the peer row shows the latest one).
+func (s *Service) checkGrant(ctx context.Context, who *authenticated,
+	ev *mosaic.AuditEvent) error {
+	g, err := s.cfg.Store.FindGrant(ctx, who.id.GrantID)
+	if mosaic.IsKind(err, mosaic.KindNotFound) {
+		return forbidden("grant_not_found", "no grant for this certificate")
+	}
+	if err != nil {
+		return err
+	}
 	ev.PeerID = g.PeerID
-	if g.UserID != id.SubjectUserID {
-		return nil, forbidden("identity_invalid", "certificate identity: subject is not the grant's")
+	if g.UserID != who.id.SubjectUserID {
+		return forbidden("identity_invalid", "certificate identity: subject is not the grant's")
 	}
 	if err := s.checkActive(g); err != nil {
-		return nil, err
+		return err
 	}
 
 	p, err := s.cfg.Store.FindPeer(ctx, g.PeerID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if p.State != mosaic.PeerActive {
-		return nil, forbidden("peer_not_active", "peer is %s", p.State)
+		return forbidden("peer_not_active", "peer is %s", p.State)
 	}
-	current, err := s.cfg.Store.GrantCertSerial(ctx, g.ID)
+	cert, err := s.cfg.Store.GrantCert(ctx, g.ID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if current == "" || serial != current {
-		return nil, forbidden("serial_superseded", "certificate is not the grant's current one")
+	if !cert.Accepts(who.serial, s.now()) {
+		return forbidden("serial_superseded", "certificate is not the grant's current one")
 	}
-	return g, nil
+	who.grant, who.peer, who.cert = g, p, cert
+	return nil
 }
 
 // checkActive refuses a grant that is not active or whose expiry passed,

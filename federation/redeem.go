@@ -45,11 +45,10 @@ type redeem struct {
 	csr     *x509.CertificateRequest
 	keyHash string
 	claim   string
+	// replaces is the serial of the expired certificate a re-enrollment
+	// replaces, empty for a pending grant.
+	replaces string
 }
-
-// TODO(renewal): DESIGN §3.5 renewal over mutual TLS with a fresh key is
-// not implemented; a peer whose certificate nears its end enrolls again
-// under a new grant.
 
 // Redeem exchanges an enrollment token and a CSR for a client certificate,
 // following DESIGN §3.3 step by step. Every failure is a *mosaic.Error
@@ -58,7 +57,9 @@ type redeem struct {
 // refused because the grant changed meanwhile 409) and writes a denied audit
 // event; success writes the allowed one in the activating transaction. The
 // same certificate sent again to a retry with the same key is audited
-// first, and refused with 503 "audit_unavailable" if that write fails.
+// first, and refused with 503 "audit_unavailable" if that write fails. A
+// token of an active grant whose certificate has expired re-enrolls it:
+// the new certificate, with the same identity, replaces the expired one.
 func (s *Service) Redeem(ctx context.Context, in RedeemInput) (*Enrolled, error) {
 	r := &redeem{s: s, in: in, ev: enrollEvent(ctx, in)}
 	out, err := r.run(ctx)
@@ -158,8 +159,9 @@ func (r *redeem) usedMeanwhile(ctx context.Context, err error) error {
 	return mosaic.Errorf(mosaic.KindGone, "token_used", "enrollment token already used")
 }
 
-// findGrant loads the token's grant, which must still be pending, and its
-// peer (step 2).
+// findGrant loads the token's grant, which must still be pending, or
+// active with an expired certificate (a re-enrollment), and its peer
+// (step 2).
 func (r *redeem) findGrant(ctx context.Context) error {
 	g, err := r.s.cfg.Store.FindGrant(ctx, r.tok.GrantID)
 	if err != nil {
@@ -167,7 +169,7 @@ func (r *redeem) findGrant(ctx context.Context) error {
 	}
 	r.grant = g
 	r.ev.SubjectUserID = g.UserID
-	if err := r.s.checkPending(g); err != nil {
+	if r.replaces, err = r.s.enrollTarget(ctx, g); err != nil {
 		return err
 	}
 	r.peer, err = r.s.cfg.Store.FindPeer(ctx, r.tok.PeerID)
@@ -242,6 +244,7 @@ func (r *redeem) activate(ctx context.Context, cert *x509.Certificate, certPEM s
 		KeyHash:         r.keyHash,
 		At:              now,
 		Event:           &ev,
+		ReplacesSerial:  r.replaces,
 	})
 	if err != nil {
 		return err
@@ -251,6 +254,7 @@ func (r *redeem) activate(ctx context.Context, cert *x509.Certificate, certPEM s
 		slog.String(logGrantID, r.grant.ID),
 		slog.String(logPeerID, r.peer.ID),
 		slog.String(logSerial, pki.SerialHex(cert)),
+		slog.String("replaced_serial", r.replaces),
 		slog.Time("not_after", cert.NotAfter.UTC()))
 	return nil
 }

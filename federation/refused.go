@@ -26,7 +26,8 @@ func IsEnrollmentPath(p string) bool {
 // not take its method.
 type DeniedRequest struct {
 	// Path is the request's URL path, as received. It decides the audited
-	// verb: enroll under /api/federation/enrollment, read elsewhere.
+	// verb: enroll under /api/federation/enrollment, renew at RenewPath,
+	// read elsewhere.
 	Path string
 	// Source is the client's address, RequestID the request's id.
 	Source    string
@@ -53,6 +54,9 @@ func (s *Service) RecordDeniedRequest(ctx context.Context, req DeniedRequest) {
 	if ev.RequestID == "" {
 		ev.RequestID = RequestID(ctx)
 	}
+	if req.Path == RenewPath {
+		ev.Verb = mosaic.VerbRenew
+	}
 	if IsEnrollmentPath(req.Path) {
 		ev.Verb = mosaic.VerbEnroll
 		rest := strings.TrimPrefix(req.Path, enrollmentPrefix)
@@ -68,9 +72,12 @@ func (s *Service) RecordDeniedRequest(ctx context.Context, req DeniedRequest) {
 		slog.String(logReason, ev.Reason))
 }
 
-// RateLimited is what one source had refused by the enrollment rate limit
-// during one audit window.
+// RateLimited is what one source had refused by the enrollment or renewal
+// rate limit during one audit window.
 type RateLimited struct {
+	// Verb is the audited verb of the refused requests; empty means
+	// mosaic.VerbEnroll.
+	Verb string
 	// Source is the client address, or address block, the limit is kept
 	// for; empty for requests of several sources counted together.
 	Source string
@@ -83,15 +90,19 @@ type RateLimited struct {
 }
 
 // RecordRateLimited writes one denied audit event for all the enrollment
-// requests a source had refused by the rate limit in one window: verb
-// enroll, status 429, reason "rate_limited", and the number of refused
+// (or renewal) requests a source had refused by the rate limit in one
+// window: verb enroll (or rl.Verb), status 429, reason "rate_limited", and the number of refused
 // requests in Rows. A source that keeps trying thus adds one row per
 // window, however many requests it sends.
 func (s *Service) RecordRateLimited(ctx context.Context, rl RateLimited) {
+	verb := rl.Verb
+	if verb == "" {
+		verb = mosaic.VerbEnroll
+	}
 	ev := &mosaic.AuditEvent{
 		Time:       rl.Since.UTC(),
 		RequestID:  rl.RequestID,
-		Verb:       mosaic.VerbEnroll,
+		Verb:       verb,
 		Status:     http.StatusTooManyRequests,
 		Outcome:    mosaic.OutcomeDenied,
 		Reason:     "rate_limited",
@@ -99,7 +110,8 @@ func (s *Service) RecordRateLimited(ctx context.Context, rl RateLimited) {
 		SourceAddr: rl.Source,
 	}
 	_ = s.audit(ctx, ev) // a failure is logged; the refusals stand
-	s.log.WarnContext(ctx, "enrollment requests rate limited",
+	s.log.WarnContext(ctx, "requests rate limited",
+		slog.String("verb", verb),
 		slog.String("source", rl.Source),
 		slog.Int("refused", rl.Refused),
 		slog.Time("since", ev.Time))

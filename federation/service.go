@@ -62,6 +62,10 @@ type Config struct {
 	// RootsRefresh is how long the CA's client roots are kept before they
 	// are asked for again. Zero means DefaultRootsRefresh.
 	RootsRefresh time.Duration
+	// RenewOverlap is how long the certificate a renewal replaced is still
+	// accepted, so that the peer can switch to the new one. Zero means
+	// DefaultRenewOverlap.
+	RenewOverlap time.Duration
 }
 
 // Service runs the federation flows over a store, a CA and a sealer. It is
@@ -90,6 +94,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.RootsRefresh <= 0 {
 		cfg.RootsRefresh = DefaultRootsRefresh
+	}
+	if cfg.RenewOverlap <= 0 {
+		cfg.RenewOverlap = DefaultRenewOverlap
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	return &Service{

@@ -32,9 +32,11 @@ func (t *IssuedToken) EnrollmentURL() string {
 	return t.publicURL + EnrollmentPath + t.Token.Reveal() + "#ca=" + t.CAPin
 }
 
-// IssueToken creates an enrollment token for a pending grant. peerID, when
-// given, must be the grant's peer (KindInvalid "peer_mismatch"); a grant
-// that is not pending is KindConflict "grant_not_pending". The requested
+// IssueToken creates an enrollment token for a pending grant, or for an
+// active grant whose certificate has expired (a re-enrollment: redeeming
+// the token replaces that certificate). peerID, when given, must be the
+// grant's peer (KindInvalid "peer_mismatch"); any other grant is
+// KindConflict "grant_not_pending". The requested
 // ttl is clamped to mosaic.MaxTokenTTL. Only the token's hash is stored.
 func (s *Service) IssueToken(ctx context.Context, grantID, peerID string,
 	ttl time.Duration) (*IssuedToken, error) {
@@ -49,7 +51,8 @@ func (s *Service) IssueToken(ctx context.Context, grantID, peerID string,
 		return nil, mosaic.Errorf(mosaic.KindInvalid, "peer_mismatch",
 			"peerId: the grant is for another peer")
 	}
-	if err := s.checkPending(g); err != nil {
+	replaces, err := s.enrollTarget(ctx, g)
+	if err != nil {
 		return nil, err
 	}
 
@@ -59,7 +62,13 @@ func (s *Service) IssueToken(ctx context.Context, grantID, peerID string,
 	if err != nil {
 		return nil, err
 	}
-	stored, err := s.cfg.Store.CreateToken(ctx, secret.Hash(), g.ID, g.PeerID, ttl)
+	var stored *mosaic.EnrollmentToken
+	if replaces == "" {
+		stored, err = s.cfg.Store.CreateToken(ctx, secret.Hash(), g.ID, g.PeerID, ttl)
+	} else {
+		stored, err = s.cfg.Store.CreateReenrollToken(ctx, secret.Hash(), g.ID, g.PeerID,
+			replaces, ttl)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +77,8 @@ func (s *Service) IssueToken(ctx context.Context, grantID, peerID string,
 		slog.String(logGrantID, g.ID),
 		slog.String(logPeerID, g.PeerID),
 		slog.String(logTokenHash, mosaic.HashPrefix(stored.Hash)),
-		slog.Time("expires_at", stored.ExpiresAt))
+		slog.Time("expires_at", stored.ExpiresAt),
+		slog.String("replaces_serial", replaces))
 	return &IssuedToken{
 		Token:     secret,
 		GrantID:   g.ID,

@@ -24,10 +24,11 @@ const doctorTimeout = 5 * time.Second
 // Doctor checks a gateway from outside, as an operator would: the secret
 // (and the previous one during a rotation) is present, the admin listener
 // answers and reports itself ready (the database, its schema, the CA, the
-// TLS certificate and the key versions of the sealed values), and the federation
-// listener serves a TLS certificate that chains to the CA it publishes. It
-// reads admin.json in the data directory for the addresses and changes
-// nothing.
+// TLS certificate and the key versions of the sealed values), the
+// federation listener serves a TLS certificate that chains to the CA it
+// publishes, and our certificates from outbound peers are renewed in time
+// (see peerChecks). It reads admin.json in the data directory for the
+// addresses and the admin token, and changes nothing.
 func Doctor(ctx context.Context, cfg Config) mosaic.Checks {
 	cfg = cfg.withDefaults()
 	checks := append(mosaic.Checks{secretCheck(cfg)}, previousSecretChecks(cfg)...)
@@ -37,13 +38,18 @@ func Doctor(ctx context.Context, cfg Config) mosaic.Checks {
 		return append(checks, mosaic.Check{Name: "admin_file", Status: mosaic.CheckFail,
 			Reason: "cannot read " + filepath.Join(cfg.DataDir, AdminFile) + "; has the gateway run?"})
 	}
-	checks = append(checks, readyChecks(ctx, info.AdminURL)...)
+	ready := readyChecks(ctx, info.AdminURL)
+	checks = append(checks, ready...)
 
 	publicURL := info.PublicURL
 	if cfg.PublicURL != "" {
 		publicURL = cfg.PublicURL
 	}
-	return append(checks, federationChecks(ctx, publicURL)...)
+	checks = append(checks, federationChecks(ctx, publicURL)...)
+	if ready[0].Status == mosaic.CheckOK {
+		checks = append(checks, peerChecks(ctx, info, time.Now())...)
+	}
+	return checks
 }
 
 // secretCheck reports where the sealing secret would come from.

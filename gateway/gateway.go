@@ -91,6 +91,13 @@ type Config struct {
 	// gateway. Zero means EnvCAReloadInterval, else
 	// DefaultCAReloadInterval.
 	CAReloadInterval time.Duration
+	// RenewInterval is how often the gateway looks for outbound peers
+	// whose certificate is due for renewal (two thirds into its life) and
+	// renews them. Zero means DefaultRenewInterval.
+	RenewInterval time.Duration
+	// RenewOverlap is how long a peer certificate replaced by a renewal is
+	// still accepted. Zero means federation.DefaultRenewOverlap.
+	RenewOverlap time.Duration
 }
 
 // DefaultMaxConnections is the default cap on the connections each
@@ -116,6 +123,9 @@ func (c Config) withDefaults() Config {
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = DefaultSweepInterval
 	}
+	if c.RenewInterval <= 0 {
+		c.RenewInterval = DefaultRenewInterval
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
@@ -135,6 +145,10 @@ func (c Config) check() error {
 		return fmt.Errorf("gateway: max connections %d: must be positive", c.MaxConnections)
 	case c.EnrollBurst < 0:
 		return fmt.Errorf("gateway: enrollment burst %d: must be positive", c.EnrollBurst)
+	case c.CertLifetime < 0:
+		return fmt.Errorf("gateway: certificate lifetime %s: must be positive", c.CertLifetime)
+	case c.RenewOverlap < 0:
+		return fmt.Errorf("gateway: renewal overlap %s: must be positive", c.RenewOverlap)
 	}
 	// Bad settings are refused before anything is created.
 	if _, err := c.caReloadInterval(); err != nil {
@@ -233,6 +247,8 @@ func Run(ctx context.Context, cfg Config) error {
 	reload, _ := cfg.caReloadInterval() // checked above
 	stopReload := g.startCAReloader(ctx, reload)
 	defer stopReload()
+	stopRenew := g.startRenewer(ctx, cfg.RenewInterval)
+	defer stopRenew()
 	errc := make(chan error, 2)
 	go func() { errc <- serve(admin, adminLn, false) }()
 	go func() { errc <- serve(fed, fedLn, true) }()

@@ -22,7 +22,8 @@ import (
 var (
 	readyNames  = []string{"database", "migrations", "ca", "tls_certificate", "sealing"}
 	doctorNames = []string{"secret", "admin_listener", "database", "migrations", "ca",
-		"tls_certificate", "sealing", "federation_listener", "ca_root", "served_tls_certificate"}
+		"tls_certificate", "sealing", "federation_listener", "ca_root", "served_tls_certificate",
+		"outbound_peers"}
 )
 
 // readyAnswer is the body of GET /readyz and of "gateway doctor --json".

@@ -89,17 +89,18 @@ type proc struct {
 }
 
 // launch starts "mosaic gateway serve" on dataDir with loopback ports
-// picked by the system, the database at dbURL (none: SQLite) and env as its
-// whole environment. It does not wait for readiness: see waitReady. The
-// process is stopped when the test ends, and a stop that is not clean
-// fails the test.
-func launch(t *testing.T, dataDir, dbURL string, env map[string]string) *proc {
+// picked by the system, the database at dbURL (none: SQLite), env as its
+// whole environment and extra flags after those (a later flag wins). It
+// does not wait for readiness: see waitReady. The process is stopped when
+// the test ends, and a stop that is not clean fails the test.
+func launch(t *testing.T, dataDir, dbURL string, env map[string]string, extra ...string) *proc {
 	t.Helper()
 	args := []string{"gateway", "serve", "--data-dir", dataDir,
 		"--admin-addr", "127.0.0.1:0", "--federation-addr", "127.0.0.1:0"}
 	if dbURL != "" {
 		args = append(args, "--db", dbURL)
 	}
+	args = append(args, extra...)
 	p := &proc{dataDir: dataDir, logs: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = command(t, env, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
@@ -144,9 +145,10 @@ func (p *proc) waitReady(t *testing.T) {
 }
 
 // startProc launches a gateway process and waits until it is ready.
-func startProc(t *testing.T, dataDir, dbURL string, env map[string]string) *proc {
+func startProc(t *testing.T, dataDir, dbURL string, env map[string]string,
+	extra ...string) *proc {
 	t.Helper()
-	p := launch(t, dataDir, dbURL, env)
+	p := launch(t, dataDir, dbURL, env, extra...)
 	p.waitReady(t)
 	return p
 }

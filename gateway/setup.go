@@ -132,6 +132,7 @@ func (g *gw) openParts(ctx context.Context) error {
 		CAPin:        g.ca.Pin(),
 		CAPEM:        pemOf(g.ca),
 		CertLifetime: cfg.CertLifetime,
+		RenewOverlap: cfg.RenewOverlap,
 	})
 	g.seals = newSealCheck(ctx, g.keys)
 	return nil

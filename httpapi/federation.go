@@ -15,11 +15,12 @@ const (
 )
 
 // registerFederationRoutes adds the routes of the federation API: the CA
-// bundle, enrollment, and the federated reads.
+// bundle, enrollment, the federated reads and certificate renewal.
 func (s *server) registerFederationRoutes(mux *routeMux, caChain func() string) {
 	mux.HandleFunc("GET /api/federation/ca", serveCA(caChain))
 	mux.HandleFunc("POST /api/federation/enrollment/{token}", s.enroll)
 	mux.HandleFunc(readRoute, s.readFederated)
+	mux.HandleFunc("POST "+federation.RenewPath, s.renew)
 }
 
 // serveCA returns the handler that serves the CA chain as chain gives it
@@ -117,4 +118,30 @@ func peerCerts(r *http.Request) []*x509.Certificate {
 		return nil
 	}
 	return r.TLS.PeerCertificates
+}
+
+// renew gives the peer whose client certificate this request's connection
+// presented a new certificate for the key of its CSR. The body is decoded
+// strictly, like an enrollment's; a refusal is audited either way.
+func (s *server) renew(w http.ResponseWriter, r *http.Request) {
+	in := federation.RenewInput{
+		Certs:     peerCerts(r),
+		Source:    r.RemoteAddr,
+		RequestID: federation.RequestID(r.Context()),
+	}
+	var req enrollRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		s.svc.RecordDeniedRenewal(r.Context(), in, err)
+		s.writeError(w, r, err)
+		return
+	}
+	in.CSRPEM = req.CSRPEM
+	out, err := s.svc.Renew(r.Context(), in)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, enrollAnswer{
+		CertPEM: out.CertPEM, CertChainPEM: out.CertChainPEM, CAPEM: out.CAPEM,
+	})
 }

@@ -55,6 +55,7 @@ type Metrics struct {
 	durations   *prometheus.HistogramVec
 	enrollments *prometheus.CounterVec
 	reads       *prometheus.CounterVec
+	renewals    *prometheus.CounterVec
 	rateLimited prometheus.Counter
 }
 
@@ -80,10 +81,11 @@ func WithMetricsLogger(l *slog.Logger) MetricsOption {
 }
 
 // NewMetrics returns the metrics of one gateway: request counts and
-// latencies of both APIs, enrollments, federated reads, enrollment rate
-// limit hits, the time left on each peer certificate (read from svc's
-// peers on every scrape; none when svc is nil), and the Go runtime and
-// process collectors.
+// latencies of both APIs, enrollments, federated reads, renewals,
+// enrollment rate limit hits, the time left on each peer certificate and
+// the renewal failures of each active outbound peer (read from svc's peers
+// on every scrape; none when svc is nil), and the Go runtime and process
+// collectors.
 func NewMetrics(svc *federation.Service, opts ...MetricsOption) *Metrics {
 	o := metricsOptions{now: time.Now}
 	for _, opt := range opts {
@@ -95,7 +97,7 @@ func NewMetrics(svc *federation.Service, opts ...MetricsOption) *Metrics {
 	m := newMetricSet()
 	m.log = o.logger.With(slog.String("component", "metrics"))
 	m.reg = prometheus.NewRegistry()
-	m.reg.MustRegister(m.requests, m.durations, m.enrollments, m.reads, m.rateLimited,
+	m.reg.MustRegister(m.requests, m.durations, m.enrollments, m.reads, m.renewals, m.rateLimited,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if svc != nil {
@@ -127,6 +129,11 @@ func newMetricSet() *Metrics {
 			Help: "Federated reads, by outcome (allowed or denied), resource " +
 				"(unknown if not one) and reason code (none when allowed).",
 		}, []string{"outcome", "resource", "reason"}),
+		renewals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mosaic_renewals_total",
+			Help: "Certificate renewal requests served to peers, by outcome (allowed or " +
+				"denied) and reason code (none when allowed); rate-limited ones included.",
+		}, []string{"outcome", "reason"}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mosaic_enrollment_rate_limited_total",
 			Help: "Enrollment requests refused by the per-address rate limit.",
@@ -185,6 +192,8 @@ func (m *Metrics) observe(a answered) {
 		m.enrollments.WithLabelValues(outcome, reason).Inc()
 	case a.pattern == readRoute:
 		m.reads.WithLabelValues(outcome, readResource(a.path), reason).Inc()
+	case a.path == federation.RenewPath:
+		m.renewals.WithLabelValues(outcome, reason).Inc()
 	}
 }
 
@@ -235,8 +244,9 @@ func readResource(path string) string {
 }
 
 // peerCertCollector reports, on every scrape, the time left on the
-// certificate of each peer that has one and is not revoked: the inbound
-// peers' certificates we issued and the outbound ones issued to us.
+// certificate of each peer that has one and is not revoked (the inbound
+// peers' certificates we issued and the outbound ones issued to us), and
+// the renewal failures of each active outbound peer.
 type peerCertCollector struct {
 	list func(context.Context, mosaic.PeerFilter) ([]*mosaic.Peer, error)
 	now  func() time.Time
@@ -249,8 +259,17 @@ var peerCertExpiry = prometheus.NewDesc("mosaic_peer_certificate_expiry_seconds"
 		"Revoked peers and peers without a certificate are left out.",
 	[]string{"role", "peer_id"}, nil)
 
-// Describe sends the collector's one metric description.
-func (c *peerCertCollector) Describe(ch chan<- *prometheus.Desc) { ch <- peerCertExpiry }
+// peerRenewalFailures describes the renewal failure metric.
+var peerRenewalFailures = prometheus.NewDesc("mosaic_peer_renewal_failures",
+	"Failed attempts, since the last success, to renew our certificate from an active "+
+		"outbound peer, by peer id.",
+	[]string{"peer_id"}, nil)
+
+// Describe sends the collector's metric descriptions.
+func (c *peerCertCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- peerCertExpiry
+	ch <- peerRenewalFailures
+}
 
 // Collect lists the peers and sends one gauge per certificate. A listing
 // failure is sent as an invalid metric, which the handler logs.
@@ -269,5 +288,9 @@ func (c *peerCertCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(peerCertExpiry, prometheus.GaugeValue,
 			p.CertNotAfter.Sub(now).Seconds(), string(p.Role), p.ID)
+		if p.Role == mosaic.PeerOutbound && p.State == mosaic.PeerActive {
+			ch <- prometheus.MustNewConstMetric(peerRenewalFailures, prometheus.GaugeValue,
+				float64(p.RenewFailures), p.ID)
+		}
 	}
 }

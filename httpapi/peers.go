@@ -10,13 +10,15 @@ import (
 )
 
 // registerPeerRoutes adds the peer routes of the admin API: listing, the
-// two local steps of "peer add", reads from an outbound peer, and removal.
+// two local steps of "peer add", reads from an outbound peer, the renewal
+// of our certificate from one, and removal.
 func (s *server) registerPeerRoutes(mux *routeMux) {
 	mux.HandleFunc("GET /api/admin/federation/peers", s.listPeers)
 	mux.HandleFunc("POST /api/admin/federation/peers/keypair", s.createKeypair)
 	mux.HandleFunc("PATCH /api/admin/federation/peers/{id}/cert", s.storePeerCert)
 	mux.HandleFunc("GET /api/admin/federation/peers/{id}/query/{resource}", s.queryPeer)
 	mux.HandleFunc("POST /api/admin/federation/peers/{id}/remove", s.removePeer)
+	mux.HandleFunc("POST /api/admin/federation/peers/{id}/renew", s.renewPeer)
 }
 
 // listPeers lists peers, optionally of one role or in one state.
@@ -118,4 +120,25 @@ func (s *server) queryPeer(w http.ResponseWriter, r *http.Request) {
 	setRetryAfter(h, resp.Status)
 	w.WriteHeader(resp.Status)
 	_, _ = w.Write(resp.Body)
+}
+
+// renewPeerRequest is the body of POST .../peers/{id}/renew: an empty
+// object, or no body at all.
+type renewPeerRequest struct{}
+
+// renewPeer renews our certificate from an outbound peer now. A refusal of
+// the remote gateway is a 502 "renewal_refused" that quotes it; a failure
+// is recorded on the peer either way.
+func (s *server) renewPeer(w http.ResponseWriter, r *http.Request) {
+	var req renewPeerRequest
+	if err := decodeOptionalJSON(w, r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := s.svc.RenewOutbound(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }

@@ -269,11 +269,28 @@ func sourceKey(remoteAddr string) string {
 // window). Every request under the enrollment path counts, whatever its
 // method or form.
 func (s *server) limitEnrollment(l *limiter, next http.Handler) http.Handler {
+	return s.limitPath(l, federation.IsEnrollmentPath, "enrollment", s.metrics.rateLimitHit, next)
+}
+
+// limitRenewal refuses a renewal request of a source over its rate limit,
+// as limitEnrollment does for enrollments, with a limiter of its own so
+// that renewals and enrollments do not use up each other's allowance.
+// Every request to the renewal path counts, whatever its method.
+func (s *server) limitRenewal(l *limiter, next http.Handler) http.Handler {
+	isRenewal := func(p string) bool { return p == federation.RenewPath }
+	return s.limitPath(l, isRenewal, "renewal", func() {}, next)
+}
+
+// limitPath refuses a request whose path matches, from a source over its
+// rate limit in l, with 429 "rate_limited" and a Retry-After, and calls hit
+// for each refusal. A nil l limits nothing.
+func (s *server) limitPath(l *limiter, match func(string) bool, what string, hit func(),
+	next http.Handler) http.Handler {
 	if l == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !federation.IsEnrollmentPath(r.URL.Path) {
+		if !match(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -282,10 +299,10 @@ func (s *server) limitEnrollment(l *limiter, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		s.metrics.rateLimitHit()
+		hit()
 		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
 		writeErrorBody(w, r, http.StatusTooManyRequests, "rate_limited",
-			"too many enrollment requests from this address, try again later")
+			"too many "+what+" requests from this address, try again later")
 	})
 }
 
@@ -295,11 +312,13 @@ func retrySeconds(d time.Duration) int {
 }
 
 // reportRateLimited returns the function that audits a closed window
-// through svc. It runs outside any request, so it has its own deadline.
-func reportRateLimited(svc *federation.Service) func(federation.RateLimited) {
+// through svc, under the audited verb of the requests it limits. It runs
+// outside any request, so it has its own deadline.
+func reportRateLimited(svc *federation.Service, verb string) func(federation.RateLimited) {
 	return func(rl federation.RateLimited) {
 		ctx, cancel := context.WithTimeout(context.Background(), auditReportTimeout)
 		defer cancel()
+		rl.Verb = verb
 		svc.RecordRateLimited(ctx, rl)
 	}
 }

@@ -130,7 +130,8 @@ func WithEnrollmentLimit(l EnrollmentLimit) FederationOption {
 // with ClientAuth set to FederationClientAuth. caChainPEM is served at
 // GET /api/federation/ca, unless WithCAChain says otherwise. Enrollment
 // requests are rate limited per source (see EnrollmentLimit) before they
-// reach a route. Routes lists the routes it serves.
+// reach a route, and renewal requests likewise, with the same settings and
+// a limiter of their own. Routes lists the routes it serves.
 func NewFederationHandler(svc *federation.Service, caChainPEM string,
 	logger *slog.Logger, opts ...FederationOption) http.Handler {
 	var o federationOptions
@@ -146,8 +147,10 @@ func NewFederationHandler(svc *federation.Service, caChainPEM string,
 	}
 	s.registerFederationRoutes(mux, chain)
 	s.mux = mux.ServeMux
-	lim := newLimiter(o.enrollLimit, reportRateLimited(svc))
-	h := s.middleware(s.limitEnrollment(lim, s.routes(mux.ServeMux, s.auditRouteDenial)))
+	lim := newLimiter(o.enrollLimit, reportRateLimited(svc, mosaic.VerbEnroll))
+	renewLim := newLimiter(o.enrollLimit, reportRateLimited(svc, mosaic.VerbRenew))
+	h := s.middleware(s.limitEnrollment(lim,
+		s.limitRenewal(renewLim, s.routes(mux.ServeMux, s.auditRouteDenial))))
 	return &apiHandler{Handler: h, patterns: mux.patterns}
 }
 

@@ -1,8 +1,9 @@
 // Package remote makes the calls one gateway, or the mosaic CLI, sends to
 // another gateway's federation API: fetching its CA and checking it against
-// a pin, enrolling with an enrollment URL, and reading resources over mutual
-// TLS. Nothing here trusts the system roots: every verified connection is
-// anchored in a CA that was pinned at enrollment.
+// a pin, enrolling with an enrollment URL, and reading resources and
+// renewing our certificate over mutual TLS. Nothing here trusts the system
+// roots: every verified connection is anchored in a CA that was pinned at
+// enrollment.
 package remote
 
 import "time"
@@ -12,6 +13,7 @@ const (
 	caPath           = "/api/federation/ca"
 	enrollPathPrefix = "/api/federation/enrollment/"
 	readPathPrefix   = "/api/federation/v1/"
+	renewPath        = "/api/federation/v1/renew"
 )
 
 // Limits of every call. A remote gateway is not trusted to answer quickly or
@@ -30,4 +32,5 @@ const (
 	idleConnTimeout       = 90 * time.Second
 	enrollTimeout         = 60 * time.Second
 	queryTimeout          = 60 * time.Second
+	renewTimeout          = 60 * time.Second
 )

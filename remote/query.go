@@ -29,6 +29,25 @@ type Credentials struct {
 	Roots *x509.CertPool
 }
 
+// check returns the normalised base URL of usable credentials: a client
+// certificate with its key and the roots to trust. Anything missing is
+// KindInvalid "invalid_credentials".
+func (creds Credentials) check() (string, error) {
+	base, err := parseBaseURL(creds.BaseURL)
+	if err != nil {
+		return "", err
+	}
+	if len(creds.Cert.Certificate) == 0 || creds.Cert.PrivateKey == nil {
+		return "", mosaic.Errorf(mosaic.KindInvalid, "invalid_credentials",
+			"a client certificate and its key are required")
+	}
+	if creds.Roots == nil {
+		return "", mosaic.Errorf(mosaic.KindInvalid, "invalid_credentials",
+			"the peer's trusted CA is required")
+	}
+	return base, nil
+}
+
 // Response is a peer's answer to a read: its status and body as received.
 type Response struct {
 	Status int
@@ -111,17 +130,9 @@ func (c *Client) Query(ctx context.Context, creds Credentials, resource string,
 // clientFor returns the pooled HTTP client for creds, creating it (and
 // making room for it) when needed, and the normalised base URL.
 func (c *Client) clientFor(creds Credentials) (*http.Client, string, error) {
-	base, err := parseBaseURL(creds.BaseURL)
+	base, err := creds.check()
 	if err != nil {
 		return nil, "", err
-	}
-	if len(creds.Cert.Certificate) == 0 || creds.Cert.PrivateKey == nil {
-		return nil, "", mosaic.Errorf(mosaic.KindInvalid, "invalid_credentials",
-			"a client certificate and its key are required")
-	}
-	if creds.Roots == nil {
-		return nil, "", mosaic.Errorf(mosaic.KindInvalid, "invalid_credentials",
-			"the peer's trusted CA is required")
 	}
 	key := clientKey{base: base, cert: sha256.Sum256(creds.Cert.Certificate[0])}
 

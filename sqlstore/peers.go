@@ -74,13 +74,14 @@ func (db *DB) ListPeers(ctx context.Context, f mosaic.PeerFilter) ([]*mosaic.Pee
 	return peers, db.fail("list peers", err, nil)
 }
 
-// peerDest returns the scan destinations for peerCols.
+// peerDest returns the scan destinations for peerCols, then peerRenewCols.
 func peerDest(p *mosaic.Peer) []any {
 	return []any{
 		&p.ID, &p.Role, &p.CommonName, &p.DisplayName, &p.State,
 		&p.CertPEM, &p.CertSerial, &p.CertFingerprint, nullTime{&p.CertNotAfter},
 		&p.EndpointURL, &p.CertChainPEM, &p.CAPEM, &p.CAPin,
 		msTime{&p.CreatedAt}, msTime{&p.UpdatedAt},
+		nullTime{&p.RenewNextAt}, &p.RenewFailures, &p.RenewLastError,
 	}
 }
 
@@ -95,7 +96,7 @@ func (db *DB) ActivateOutboundPeer(ctx context.Context, a mosaic.OutboundActivat
 	}
 	n, err := rowsAffected(db.run().exec(ctx, sqlActivateOutboundPeer,
 		a.CertPEM, a.CertChainPEM, a.CertSerial, a.CertFingerprint, a.CertNotAfter.UnixMilli(),
-		a.CAPEM, millis(a.At), a.PeerID))
+		a.CAPEM, millis(a.RenewAt), millis(a.At), a.PeerID))
 	if err != nil || n == 1 {
 		return db.fail("activate outbound peer", err, nil)
 	}

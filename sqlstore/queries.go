@@ -88,16 +88,17 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
 			COALESCE(?, {{now}}), COALESCE(?, {{now}}), ?)
 		RETURNING created_at, updated_at`
-	sqlFindPeer     = `SELECT ` + peerCols + `, sealed_key FROM peers WHERE id = ?`
+	sqlFindPeer = `SELECT ` + peerCols + `, ` + peerRenewCols +
+		`, sealed_key FROM peers WHERE id = ?`
 	sqlPeerRole     = `SELECT role FROM peers WHERE id = ?`
-	sqlListPeers    = `SELECT ` + peerCols + ` FROM peers`
+	sqlListPeers    = `SELECT ` + peerCols + `, ` + peerRenewCols + ` FROM peers`
 	condPeerRole    = `role = ?`
 	condPeerState   = `state = ?`
 	sqlListPeersEnd = ` ORDER BY id`
 
 	sqlActivateOutboundPeer = `UPDATE peers SET state = 'active', cert_pem = ?,
 		cert_chain_pem = ?, cert_serial = ?, cert_fingerprint = ?, cert_not_after = ?,
-		ca_pem = ?, updated_at = COALESCE(?, {{now}})
+		ca_pem = ?, renew_next_at = ?, updated_at = COALESCE(?, {{now}})
 		WHERE id = ? AND role = 'outbound' AND state = 'pending'`
 )
 
@@ -161,9 +162,10 @@ const (
 	sqlReleaseClaim = `UPDATE enrollment_tokens SET claim_id = NULL, claimed_at = NULL
 		WHERE hash = ? AND claim_id = ? AND used_at IS NULL`
 
-	// (at, at, serial, grant id, peer id)
+	// (at, at, serial, not after, grant id, peer id)
 	sqlActivateGrant = `UPDATE grants SET status = 'active',
-		activated_at = COALESCE(?, {{now}}), updated_at = COALESCE(?, {{now}}), cert_serial = ?
+		activated_at = COALESCE(?, {{now}}), updated_at = COALESCE(?, {{now}}), cert_serial = ?,
+		cert_not_after = ?
 		WHERE id = ? AND peer_id = ? AND status = 'pending'
 			AND (expires_at IS NULL OR expires_at > {{now}})`
 	// (cert pem, serial, fingerprint, not after, at, peer id)
@@ -175,6 +177,64 @@ const (
 	sqlUseToken = `UPDATE enrollment_tokens SET used_at = COALESCE(?, {{now}}),
 		issued_key_hash = ?, issued_serial = ?
 		WHERE hash = ? AND claim_id = ? AND used_at IS NULL AND grant_id = ? AND peer_id = ?`
+)
+
+// Certificate renewal: a grant's certificate replaced on the grantor's
+// side, an outbound peer's certificate renewed on the peer's side.
+const (
+	peerRenewCols = `renew_next_at, renew_failures, renew_last_error`
+
+	sqlGrantCert = `SELECT cert_serial, cert_not_after, prev_cert_serial, prev_serial_until
+		FROM grants WHERE id = ?`
+
+	// (serial, not after, presented, presented, overlap until, at, grant id,
+	// peer id, current, presented, presented, at). SET reads the row as it
+	// was: the presented serial becomes the previous one only when it was
+	// the current one, so a renewal with the previous serial does not
+	// extend its overlap.
+	sqlRenewGrantCert = `UPDATE grants SET cert_serial = ?, cert_not_after = ?,
+		prev_cert_serial = CASE WHEN cert_serial = ? THEN cert_serial ELSE prev_cert_serial END,
+		prev_serial_until = CASE WHEN cert_serial = ? THEN ? ELSE prev_serial_until END,
+		updated_at = ?
+		WHERE id = ? AND peer_id = ? AND status = 'active'
+			AND (expires_at IS NULL OR expires_at > {{now}}) AND cert_serial = ?
+			AND (cert_serial = ? OR (prev_cert_serial = ? AND prev_serial_until > ?))`
+	// (cert pem, serial, fingerprint, not after, at, peer id)
+	sqlRenewInboundPeer = `UPDATE peers SET cert_pem = ?, cert_serial = ?,
+		cert_fingerprint = ?, cert_not_after = ?, updated_at = ?
+		WHERE id = ? AND role = 'inbound' AND state = 'active'`
+
+	// (at, serial, not after, grant id, peer id, replaced serial): a
+	// re-enrollment replaces the expired certificate of an active grant.
+	sqlReenrollGrant = `UPDATE grants SET updated_at = COALESCE(?, {{now}}), cert_serial = ?,
+		cert_not_after = ?, prev_cert_serial = '', prev_serial_until = NULL
+		WHERE id = ? AND peer_id = ? AND status = 'active' AND cert_serial = ?
+			AND (expires_at IS NULL OR expires_at > {{now}})`
+	// (hash, ttl ms, grant id, peer id, serial)
+	sqlInsertReenrollToken = `INSERT INTO enrollment_tokens (hash, grant_id, peer_id,
+		created_at, expires_at)
+		SELECT ?, id, peer_id, {{now}}, {{now}} + ? FROM grants
+		WHERE id = ? AND peer_id = ? AND status = 'active' AND cert_serial = ?
+			AND (expires_at IS NULL OR expires_at > {{now}})
+		RETURNING created_at, expires_at`
+
+	// (lease ms, peer id, serial, failures): by the database clock.
+	sqlLeaseRenewal = `UPDATE peers SET renew_lease_until = {{now}} + ?
+		WHERE id = ? AND role = 'outbound' AND state = 'active' AND cert_serial = ?
+			AND renew_failures = ?
+			AND (renew_lease_until IS NULL OR renew_lease_until <= {{now}})`
+	// (cert pem, chain, serial, fingerprint, not after, sealed key, next at,
+	// at, peer id, old serial)
+	sqlRenewOutboundPeer = `UPDATE peers SET cert_pem = ?, cert_chain_pem = ?,
+		cert_serial = ?, cert_fingerprint = ?, cert_not_after = ?, sealed_key = ?,
+		renew_next_at = ?, renew_failures = 0, renew_last_error = '',
+		renew_lease_until = NULL, updated_at = COALESCE(?, {{now}})
+		WHERE id = ? AND role = 'outbound' AND state = 'active' AND cert_serial = ?`
+	// (error, next at, at, peer id, serial)
+	sqlRenewalFailed = `UPDATE peers SET renew_failures = renew_failures + 1,
+		renew_last_error = ?, renew_next_at = ?, renew_lease_until = NULL,
+		updated_at = COALESCE(?, {{now}})
+		WHERE id = ? AND role = 'outbound' AND cert_serial = ?`
 )
 
 // Audit events. Rows form a hash chain (package auditchain): an append

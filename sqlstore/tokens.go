@@ -128,7 +128,10 @@ func (db *DB) ReleaseClaim(ctx context.Context, hash, claimID string) error {
 // claim, and the allowed audit event is written. If the grant is no longer
 // pending it is KindConflict "grant_not_pending", if the peer is not a
 // pending or active inbound peer "peer_not_active", if the claim no longer
-// holds the token "claim_lost"; then nothing changes.
+// holds the token "claim_lost"; then nothing changes. A re-enrollment
+// (a.ReplacesSerial set) needs instead an active grant whose serial is
+// still a.ReplacesSerial, else KindConflict "grant_not_active" or
+// "certificate_replaced".
 func (db *DB) ActivateGrant(ctx context.Context, a mosaic.Activation) error {
 	if a.Event == nil || a.CertNotAfter.IsZero() {
 		return errors.New("sqlstore: activate grant: no audit event or certificate notAfter")
@@ -149,16 +152,11 @@ func (db *DB) ActivateGrant(ctx context.Context, a mosaic.Activation) error {
 // one conditional update; the first that changes no row ends it.
 func (db *DB) activate(ctx context.Context, r runner, a mosaic.Activation) (auditRow, error) {
 	at := millis(a.At)
-	n, err := rowsAffected(r.exec(ctx, sqlActivateGrant,
-		at, at, a.CertSerial, a.GrantID, a.PeerID))
-	if err != nil {
-		return auditRow{}, db.fail("activate grant", err, nil)
-	}
-	if n != 1 {
-		return auditRow{}, db.whyNotActivated(ctx, r, a)
+	if err := db.activateGrantRow(ctx, r, a); err != nil {
+		return auditRow{}, err
 	}
 
-	n, err = rowsAffected(r.exec(ctx, sqlActivateInboundPeer,
+	n, err := rowsAffected(r.exec(ctx, sqlActivateInboundPeer,
 		a.CertPEM, a.CertSerial, a.CertFingerprint, a.CertNotAfter.UnixMilli(), at, a.PeerID))
 	if err != nil {
 		return auditRow{}, db.fail("activate grant: peer", err, nil)

@@ -52,6 +52,14 @@ type Options struct {
 	PublicURL string
 	// Now is the service's clock; nil means time.Now.
 	Now func() time.Time
+	// CAOnServiceClock makes the embedded CA issue certificates on Now
+	// too, so that a test that moves Now forward gets certificates valid
+	// at the moved time.
+	CAOnServiceClock bool
+	// CertLifetime is the service's Config.CertLifetime.
+	CertLifetime time.Duration
+	// RenewOverlap is the service's Config.RenewOverlap.
+	RenewOverlap time.Duration
 }
 
 // New builds a gateway whose database lives in t.TempDir().
@@ -71,7 +79,11 @@ func New(t testing.TB, opts Options) *Gateway {
 	if g.Sealer, err = seal.New(bytes.Repeat([]byte("test-secret-"), 4)); err != nil {
 		t.Fatalf("sealer: %v", err)
 	}
-	if g.CA, err = embedded.Load(ctx, g.Store, g.Sealer, embedded.Options{}); err != nil {
+	var caOpts embedded.Options
+	if opts.CAOnServiceClock {
+		caOpts.Now = opts.Now
+	}
+	if g.CA, err = embedded.Load(ctx, g.Store, g.Sealer, caOpts); err != nil {
 		t.Fatalf("embedded CA: %v", err)
 	}
 	g.FaultCA = &FaultCA{CA: g.CA}
@@ -86,6 +98,9 @@ func New(t testing.TB, opts Options) *Gateway {
 		PublicURL: g.PublicURL,
 		CAPin:     g.CA.Pin(),
 		CAPEM:     pki.EncodeCerts(g.CA.Root()),
+
+		CertLifetime: opts.CertLifetime,
+		RenewOverlap: opts.RenewOverlap,
 	})
 	return g
 }

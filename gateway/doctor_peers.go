@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/federation"
+	"github.com/mosaicgw/mosaic/pki"
+)
+
+// Names of the doctor's checks of outbound peers: one summary, and one
+// check for each peer that needs attention.
+const (
+	checkOutboundPeers = "outbound_peers"
+	checkPeerRenewal   = "peer_renewal"
+)
+
+// peerChecks asks the admin API for the active outbound peers and reports
+// the renewal of our certificate from each: fail for an expired one (the
+// peer must enroll again; warn once it has, under another peer), warn for
+// one whose renewal is failing, or whose
+// certificate has less than half of the time left that it had when its
+// renewal fell due (the renewal is late). The first check sums up; one
+// more follows for each peer that needs attention.
+func peerChecks(ctx context.Context, info *AdminInfo, now time.Time) mosaic.Checks {
+	summary := mosaic.Check{Name: checkOutboundPeers, Status: mosaic.CheckOK}
+	peers, err := listOutbound(ctx, info)
+	if err != nil {
+		summary.Status = mosaic.CheckWarn
+		summary.Reason = "cannot list outbound peers: " + err.Error()
+		return mosaic.Checks{summary}
+	}
+	checks := mosaic.Checks{summary}
+	live := liveGrants(peers, now)
+	for _, p := range peers {
+		if c, ok := peerRenewalCheck(p, now, live); ok {
+			checks = append(checks, c)
+			if c.Status == mosaic.CheckFail || summary.Status == mosaic.CheckOK {
+				summary.Status = c.Status
+			}
+		}
+	}
+	switch n := len(checks) - 1; {
+	case len(peers) == 0:
+		summary.Reason = "no active outbound peers"
+	case n == 0:
+		summary.Reason = fmt.Sprintf("%d active outbound peers, certificates renewed on time",
+			len(peers))
+	default:
+		summary.Reason = fmt.Sprintf("%d of %d active outbound peers need attention", n,
+			len(peers))
+	}
+	checks[0] = summary
+	return checks
+}
+
+// peerRenewalCheck returns the check of one outbound peer that needs
+// attention, and false for one that does not. live maps the grants of
+// unexpired certificates to their peers: an expired certificate whose grant
+// has one was replaced by a re-enrollment, and only warns.
+func peerRenewalCheck(p *mosaic.Peer, now time.Time, live map[string]string) (mosaic.Check,
+	bool) {
+	c := mosaic.Check{Name: checkPeerRenewal, Status: mosaic.CheckWarn}
+	who := fmt.Sprintf("peer %s (%s): ", p.ID, p.DisplayName)
+	if p.CertNotAfter == nil {
+		return c, false
+	}
+	notAfter := p.CertNotAfter.UTC().Format(time.RFC3339)
+	dueAt := federation.RenewalDueAt(p)
+	switch {
+	case !now.Before(*p.CertNotAfter) && live[grantOf(p)] != "":
+		c.Reason = who + "certificate expired at " + notAfter + "; enrolled again as peer " +
+			live[grantOf(p)] + ", this one can go"
+	case !now.Before(*p.CertNotAfter):
+		c.Status = mosaic.CheckFail
+		c.Reason = who + "certificate expired at " + notAfter + "; enroll again with a new token"
+	case p.RenewFailures > 0:
+		c.Reason = fmt.Sprintf("%srenewal failing (%d attempts): %s; certificate valid until %s",
+			who, p.RenewFailures, p.RenewLastError, notAfter)
+	case now.After(dueAt) && p.CertNotAfter.Sub(now) < p.CertNotAfter.Sub(dueAt)/2:
+		c.Reason = who + "renewal late: due at " + dueAt.UTC().Format(time.RFC3339) +
+			", certificate valid until " + notAfter + "; is the gateway running?"
+	default:
+		return c, false
+	}
+	return c, true
+}
+
+// listOutbound returns the active outbound peers, through the admin API.
+func listOutbound(ctx context.Context, info *AdminInfo) ([]*mosaic.Peer, error) {
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		info.AdminURL+"/api/admin/federation/peers?role=outbound&state=active", nil)
+	if err != nil {
+		return nil, fmt.Errorf("bad admin URL in admin.json")
+	}
+	req.Header.Set("Authorization", "Bearer "+info.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("no answer at %s", info.AdminURL)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the admin API answered HTTP %d", resp.StatusCode)
+	}
+	var body struct {
+		Items []*mosaic.Peer `json:"items"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&body); err != nil {
+		return nil, fmt.Errorf("unreadable peer list")
+	}
+	return body.Items, nil
+}
+
+// liveGrants maps the grant of each unexpired certificate among peers to
+// that peer's id.
+func liveGrants(peers []*mosaic.Peer, now time.Time) map[string]string {
+	live := map[string]string{}
+	for _, p := range peers {
+		if g := grantOf(p); g != "" && p.CertNotAfter != nil && now.Before(*p.CertNotAfter) {
+			live[g] = p.ID
+		}
+	}
+	return live
+}
+
+// grantOf returns the grant id a peer's certificate speaks for, or "".
+func grantOf(p *mosaic.Peer) string {
+	certs, err := pki.ParseCerts(p.CertPEM)
+	if err != nil || len(certs) == 0 {
+		return ""
+	}
+	id, err := pki.ParseIdentity(certs[0])
+	if err != nil {
+		return ""
+	}
+	return id.GrantID
+}
