@@ -63,25 +63,7 @@ func (g *gw) loadServerCert(ctx context.Context) error {
 // startCAReloader reloads the embedded CA every interval until ctx ends,
 // and returns a function that stops it and waits for it to finish.
 func (g *gw) startCAReloader(ctx context.Context, interval time.Duration) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ticker := time.NewTicker(interval)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-				g.reloadCA(ctx)
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return every(ctx, interval, g.reloadCA)
 }
 
 // reloadCA reads the embedded CA's signing intermediate again. When it

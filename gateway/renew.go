@@ -15,25 +15,7 @@ const DefaultRenewInterval = time.Minute
 // stops it and waits for it to finish. Replicas may all run it: a lease in
 // the database lets one at a time renew a given peer.
 func (g *gw) startRenewer(ctx context.Context, interval time.Duration) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ticker := time.NewTicker(interval)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-				g.renewDue(ctx)
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return every(ctx, interval, g.renewDue)
 }
 
 // renewDue runs one renewal pass. Each peer's failure is recorded and

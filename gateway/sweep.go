@@ -14,25 +14,7 @@ const DefaultSweepInterval = 30 * time.Second
 // returns a function that stops it and waits for it to finish. Reads do not
 // depend on it: a grant past its expiry is refused at once either way.
 func (g *gw) startSweeper(ctx context.Context, interval time.Duration) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ticker := time.NewTicker(interval)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-				g.sweep(ctx)
-			}
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+	return every(ctx, interval, g.sweep)
 }
 
 // sweep marks grants past their expiry as expired, once.
@@ -46,5 +28,30 @@ func (g *gw) sweep(ctx context.Context) {
 	}
 	if n > 0 {
 		g.log.Info("grants expired", slog.Int64("count", n))
+	}
+}
+
+// every runs do every interval until ctx ends, and returns a function that
+// stops it and waits for a run under way to finish. The background work of
+// a gateway (the expiry sweeper, the renewer, the CA reloader) runs on it.
+func every(ctx context.Context, interval time.Duration, do func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+				do(ctx)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }
