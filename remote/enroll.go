@@ -57,19 +57,9 @@ func Enroll(ctx context.Context, u *EnrollmentURL, csrPEM string) (*EnrollResult
 		// Not wrapped: the error would quote the URL and its token.
 		return nil, urlError("not usable for a request")
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, unreachable(err)
-	}
-	defer resp.Body.Close()
-	data, err := readBody(resp.Body, maxSmallBody)
+	data, err := postJSON(client, req)
 	if err != nil {
 		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, DecodeError(resp.StatusCode, data)
 	}
 	return decodeEnrollResult(data, anchor)
 }
@@ -97,4 +87,25 @@ func decodeEnrollResult(data []byte, anchor *x509.Certificate) (*EnrollResult, e
 			"the CA in the remote gateway's enrollment answer is not the pinned one")
 	}
 	return &res, nil
+}
+
+// postJSON sends req, a POST with a JSON body, and returns the body of a
+// 200 answer. Any other answer is the remote gateway's error (DecodeError);
+// no answer at all is KindUpstream "peer_unreachable".
+func postJSON(client *http.Client, req *http.Request) ([]byte, error) {
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, unreachable(err)
+	}
+	defer resp.Body.Close()
+	data, err := readBody(resp.Body, maxSmallBody)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, DecodeError(resp.StatusCode, data)
+	}
+	return data, nil
 }

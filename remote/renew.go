@@ -45,19 +45,9 @@ func Renew(ctx context.Context, creds Credentials, csrPEM string) (*EnrollResult
 		return nil, mosaic.WrapError(mosaic.KindInvalid, "invalid_base_url",
 			"remote gateway URL is not usable", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, unreachable(err)
-	}
-	defer resp.Body.Close()
-	data, err := readBody(resp.Body, maxSmallBody)
+	data, err := postJSON(client, req)
 	if err != nil {
 		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, DecodeError(resp.StatusCode, data)
 	}
 
 	var res EnrollResult
