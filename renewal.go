@@ -57,13 +57,14 @@ type RenewalStore interface {
 	// RenewOutboundPeer stores a renewed certificate, its chain and our
 	// new sealed key on an active outbound peer whose certificate still
 	// has r.OldSerial, clears the failure count and the lease and sets the
-	// next renewal time. Otherwise it is KindConflict.
+	// next renewal time. Otherwise it is KindConflict: "peer_removed" for
+	// a peer removed meanwhile, which never gets a key back.
 	RenewOutboundPeer(ctx context.Context, r OutboundRenewal) error
 	// RecordRenewalFailure counts a failed renewal of an outbound peer
 	// whose certificate still has f.Serial: the failure count goes up,
 	// the error and the next attempt time are kept and the lease is
-	// released. A peer whose certificate changed meanwhile is left alone
-	// (KindConflict).
+	// released. A peer whose certificate changed, or that was removed,
+	// meanwhile is left alone (KindConflict).
 	RecordRenewalFailure(ctx context.Context, f RenewalFailure) error
 }
 

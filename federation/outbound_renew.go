@@ -50,7 +50,9 @@ const (
 // stored.
 //
 // A peer that is not an active outbound peer is KindConflict
-// "peer_not_active"; one whose certificate has expired KindConflict
+// "peer_not_active", one we removed, before or during the renewal,
+// KindConflict "peer_removed" (nothing is written back into it); one whose
+// certificate has expired KindConflict
 // "certificate_expired" (it cannot renew; enroll again with a new token);
 // one being renewed by another request KindConflict "renewal_in_progress".
 // Any other failure is recorded on the peer with its next attempt time
@@ -61,6 +63,9 @@ func (s *Service) RenewOutbound(ctx context.Context, peerID string) (*mosaic.Pee
 	p, err := s.FindPeer(ctx, peerID)
 	if err != nil {
 		return nil, err
+	}
+	if p.Role == mosaic.PeerOutbound && p.State == mosaic.PeerRevoked {
+		return nil, errRenewRemoved()
 	}
 	if p.Role != mosaic.PeerOutbound || p.State != mosaic.PeerActive || p.CertNotAfter == nil {
 		return nil, mosaic.Errorf(mosaic.KindConflict, "peer_not_active",
@@ -81,13 +86,29 @@ func (s *Service) RenewOutbound(ctx context.Context, peerID string) (*mosaic.Pee
 	defer cancel()
 	if err := s.renewOutbound(callCtx, p); err != nil {
 		// A caller that gave up (a gateway shutting down) leaves no
-		// failure behind; its lease runs out on its own.
-		if ctx.Err() == nil {
+		// failure behind; its lease runs out on its own. Neither does a
+		// peer removed meanwhile: the removal wiped it for good.
+		switch {
+		case mosaic.ErrorCode(err) == "peer_removed":
+			s.log.InfoContext(ctx, "outbound certificate renewal dropped: peer removed meanwhile",
+				slog.String(logRequestID, RequestID(ctx)),
+				slog.String(logPeerID, p.ID),
+				slog.String(logSerial, p.CertSerial))
+			return nil, errRenewRemoved()
+		case ctx.Err() == nil:
 			s.renewalFailed(ctx, p, err)
 		}
 		return nil, err
 	}
 	return s.FindPeer(ctx, p.ID)
+}
+
+// errRenewRemoved is the refusal to renew our certificate from a peer we
+// removed.
+func errRenewRemoved() error {
+	return mosaic.Errorf(mosaic.KindConflict, "peer_removed",
+		"peer was removed: its key and certificate are gone; enroll again with a new "+
+			"enrollment URL")
 }
 
 // renewOutbound runs the steps of RenewOutbound once the lease is held.

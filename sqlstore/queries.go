@@ -234,7 +234,7 @@ const (
 	sqlRenewalFailed = `UPDATE peers SET renew_failures = renew_failures + 1,
 		renew_last_error = ?, renew_next_at = ?, renew_lease_until = NULL,
 		updated_at = COALESCE(?, {{now}})
-		WHERE id = ? AND role = 'outbound' AND cert_serial = ?`
+		WHERE id = ? AND role = 'outbound' AND state = 'active' AND cert_serial = ?`
 )
 
 // Audit events. Rows form a hash chain (package auditchain): an append

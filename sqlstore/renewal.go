@@ -204,7 +204,7 @@ func (db *DB) whyNoReenrollToken(ctx context.Context, grantID, peerID, serial st
 // certificate has serial, its failure count is failures and no lease is
 // held. Of concurrent callers at most one succeeds; the others get
 // KindConflict "renewal_in_progress" (KindNotFound "peer_not_found" for an
-// unknown peer).
+// unknown peer, KindConflict "peer_removed" for a removed one).
 func (db *DB) LeaseRenewal(ctx context.Context, peerID, serial string, failures int,
 	d time.Duration) error {
 	if d < time.Millisecond || serial == "" {
@@ -215,18 +215,16 @@ func (db *DB) LeaseRenewal(ctx context.Context, peerID, serial string, failures 
 	if err != nil || n == 1 {
 		return db.fail("lease renewal", err, nil)
 	}
-	if _, err := db.FindPeer(ctx, peerID); err != nil {
-		return err
-	}
-	return mosaic.Errorf(mosaic.KindConflict, "renewal_in_progress",
-		"the peer's certificate is being renewed or was renewed meanwhile")
+	return db.whyNotRenewable(ctx, peerID, mosaic.Errorf(mosaic.KindConflict,
+		"renewal_in_progress", "the peer's certificate is being renewed or was renewed meanwhile"))
 }
 
 // RenewOutboundPeer stores a renewed certificate with its chain and our
 // new sealed key, with one conditional update: only on an active outbound
 // peer whose certificate still has r.OldSerial. It clears the failures and
 // the lease. Otherwise it is KindConflict "certificate_replaced"
-// (KindNotFound "peer_not_found" for an unknown peer).
+// (KindNotFound "peer_not_found" for an unknown peer, KindConflict
+// "peer_removed" for one removed meanwhile, whose key stays wiped).
 func (db *DB) RenewOutboundPeer(ctx context.Context, r mosaic.OutboundRenewal) error {
 	if r.CertNotAfter.IsZero() || len(r.SealedKey) == 0 || r.OldSerial == "" {
 		return errors.New("sqlstore: renew outbound peer: incomplete renewal")
@@ -237,24 +235,35 @@ func (db *DB) RenewOutboundPeer(ctx context.Context, r mosaic.OutboundRenewal) e
 	if err != nil || n == 1 {
 		return db.fail("renew outbound peer", err, nil)
 	}
-	if _, err := db.FindPeer(ctx, r.PeerID); err != nil {
-		return err
-	}
-	return errCertReplaced()
+	return db.whyNotRenewable(ctx, r.PeerID, errCertReplaced())
 }
 
-// RecordRenewalFailure counts a failed renewal of an outbound peer whose
-// certificate still has f.Serial, keeps its error and next attempt time and
-// releases the lease. A peer whose certificate changed meanwhile is
-// KindConflict "certificate_replaced" and is left alone.
+// RecordRenewalFailure counts a failed renewal of an active outbound peer
+// whose certificate still has f.Serial, keeps its error and next attempt
+// time and releases the lease. A peer whose certificate changed meanwhile
+// is KindConflict "certificate_replaced", one removed meanwhile
+// KindConflict "peer_removed"; either is left alone.
 func (db *DB) RecordRenewalFailure(ctx context.Context, f mosaic.RenewalFailure) error {
 	n, err := rowsAffected(db.run().exec(ctx, sqlRenewalFailed,
 		f.Error, millis(f.NextAt), millis(f.At), f.PeerID, f.Serial))
 	if err != nil || n == 1 {
 		return db.fail("record renewal failure", err, nil)
 	}
-	if _, err := db.FindPeer(ctx, f.PeerID); err != nil {
+	return db.whyNotRenewable(ctx, f.PeerID, errCertReplaced())
+}
+
+// whyNotRenewable explains why a renewal's conditional update of an
+// outbound peer changed nothing: KindNotFound "peer_not_found" for an
+// unknown peer, KindConflict "peer_removed" for one removed meanwhile (its
+// key and certificates are gone for good), else otherwise.
+func (db *DB) whyNotRenewable(ctx context.Context, peerID string, otherwise error) error {
+	p, err := db.FindPeer(ctx, peerID)
+	switch {
+	case err != nil:
 		return err
+	case p.Role == mosaic.PeerOutbound && p.State == mosaic.PeerRevoked:
+		return mosaic.Errorf(mosaic.KindConflict, "peer_removed",
+			"peer was removed: its key and certificate are gone")
 	}
-	return errCertReplaced()
+	return otherwise
 }

@@ -72,6 +72,8 @@ func Run(t *testing.T, open func(t *testing.T) mosaic.Store) {
 		{"Reenrollment", testReenrollment},
 		{"RenewOutboundPeer", testRenewOutboundPeer},
 		{"LeaseRenewal", testLeaseRenewal},
+		{"RenewRemovedPeer", testRenewRemovedPeer},
+		{"RenewRemovedPeerConcurrent", testRenewRemovedPeerConcurrent},
 		{"Audit", testAudit},
 		{"AuditLimits", testAuditLimits},
 		{"Keys", testKeys},
