@@ -78,10 +78,12 @@ func peerRenewalCheck(p *mosaic.Peer, now time.Time, live map[string]string) (mo
 			live[grantOf(p)] + ", this one can go"
 	case !now.Before(*p.CertNotAfter):
 		c.Status = mosaic.CheckFail
-		c.Reason = who + "certificate expired at " + notAfter + "; enroll again with a new token"
+		c.Reason = who + "certificate expired at " + notAfter + "; ask the grantor for a new " +
+			"token and enroll again, or remove this peer (mosaic federation peer remove) " +
+			"if the grantor removed us"
 	case p.RenewFailures > 0:
-		c.Reason = fmt.Sprintf("%srenewal failing (%d attempts): %s; certificate valid until %s",
-			who, p.RenewFailures, p.RenewLastError, notAfter)
+		c.Reason = fmt.Sprintf("%srenewal failing (%s): %s; certificate valid until %s",
+			who, attempts(p.RenewFailures), p.RenewLastError, notAfter)
 	case now.After(dueAt) && p.CertNotAfter.Sub(now) < p.CertNotAfter.Sub(dueAt)/2:
 		c.Reason = who + "renewal late: due at " + dueAt.UTC().Format(time.RFC3339) +
 			", certificate valid until " + notAfter + "; is the gateway running?"
@@ -141,4 +143,12 @@ func grantOf(p *mosaic.Peer) string {
 		return ""
 	}
 	return id.GrantID
+}
+
+// attempts says how many attempts failed, in words.
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
