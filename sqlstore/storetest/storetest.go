@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) mosaic.Store) {
 		{"RenewGrantCertRefused", testRenewGrantCertRefused},
 		{"RenewGrantCertConcurrent", testRenewGrantCertConcurrent},
 		{"Reenrollment", testReenrollment},
+		{"ReenrollTokenBinding", testReenrollTokenBinding},
 		{"RenewOutboundPeer", testRenewOutboundPeer},
 		{"LeaseRenewal", testLeaseRenewal},
 		{"Audit", testAudit},
