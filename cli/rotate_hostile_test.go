@@ -80,3 +80,36 @@ func TestRotateOnEmptyPostgres(t *testing.T) {
 		})
 	}
 }
+
+// TestRotateSecretSwapped rotates to a new secret, then runs rotate-secret
+// with the two secrets swapped, the old one as current: it must refuse
+// rather than seal everything back under the retired secret.
+func TestRotateSecretSwapped(t *testing.T) {
+	dir := t.TempDir()
+	flags := []string{"--data-dir", dir, "--admin-addr", "127.0.0.1:0",
+		"--federation-addr", "127.0.0.1:0"}
+	one := map[string]string{"MOSAIC_SECRET": hostileOne}
+	run(t, one, "", append([]string{"gateway", "init"}, flags...)...).mustSucceed(t)
+	rotated := map[string]string{"MOSAIC_SECRET": hostileTwo, "MOSAIC_SECRET_PREVIOUS": hostileOne}
+	run(t, rotated, "", "gateway", "rotate-secret", "--data-dir", dir).mustSucceed(t)
+
+	swapped := map[string]string{"MOSAIC_SECRET": hostileOne,
+		"MOSAIC_SECRET_PREVIOUS": hostileTwo}
+	r := run(t, swapped, "", "gateway", "rotate-secret", "--data-dir", dir, "--json")
+	line := r.mustFail(t)
+	if !strings.Contains(line, "MOSAIC_SECRET") {
+		t.Errorf("swapped secrets: %q", line)
+	}
+	for _, s := range []string{hostileOne, hostileTwo} {
+		if strings.Contains(r.stderr+r.stdout, s) {
+			t.Fatal("a secret was printed")
+		}
+	}
+	// Everything is still under the new secret: it alone rotates nothing.
+	r = run(t, map[string]string{"MOSAIC_SECRET": hostileTwo}, "", "gateway", "rotate-secret",
+		"--data-dir", dir, "--json").mustSucceed(t)
+	if !strings.Contains(r.stdout, `"currentVersion": 2,`) ||
+		!strings.Contains(r.stdout, `"resealed": 0,`) {
+		t.Errorf("after the refused swap: %s", r.stdout)
+	}
+}
