@@ -113,3 +113,23 @@ func TestRotateSecretSwapped(t *testing.T) {
 		t.Errorf("after the refused swap: %s", r.stdout)
 	}
 }
+
+// TestRotateSecretBadFlags gives rotate-secret flag values a careless
+// operator could type: each is one line and a non-zero exit, before the
+// database is opened.
+func TestRotateSecretBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"--batch", "0"}, {"--batch", "1001"}, {"--batch", "abc"},
+		{"--batch-delay", "-5s"}, {"--batch-delay", "soon"}, {"extra"},
+	} {
+		line := run(t, nil, "", append([]string{"gateway", "rotate-secret", "--data-dir", dir},
+			args...)...).mustFail(t)
+		if !strings.Contains(line, strings.TrimPrefix(args[0], "--")) {
+			t.Errorf("%v: %q does not name it", args, line)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("refused runs left %d files in the data directory", len(entries))
+	}
+}
