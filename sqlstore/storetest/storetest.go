@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) mosaic.Store) {
 		{"RemoveOutboundPeer", testRemoveOutboundPeer},
 		{"RegrantRemovedPeer", testRegrantRemovedPeer},
 		{"RemovePeerConcurrentGrant", testRemovePeerConcurrentGrant},
+		{"RemovePeerRacingLifecycle", testRemovePeerRacingLifecycle},
 		{"CreateGrant", testCreateGrant},
 		{"CreateGrantRefused", testCreateGrantRefused},
 		{"ListGrants", testListGrants},
