@@ -2,8 +2,8 @@ package storetest
 
 import (
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/mosaicgw/mosaic"
 )
