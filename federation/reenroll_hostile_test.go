@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/federation"
 	"github.com/mosaicgw/mosaic/federation/fedtest"
 	"github.com/mosaicgw/mosaic/pki"
 )
@@ -143,4 +144,79 @@ func raceRedeem(t *testing.T, e *renewEnv, token string, meanwhile func() error)
 	release()
 	wg.Wait()
 	return slow, other
+}
+
+// TestReenrollRacingRenewal races a re-enrollment against a renewal, on
+// replicas whose settings drifted apart: one issues certificates for 10
+// minutes and keeps a replaced one for an hour, so that the grant's
+// current certificate expires while the one it replaced is still
+// accepted. Whichever of the two stores first wins; the other is a 409
+// and changes nothing.
+func TestReenrollRacingRenewal(t *testing.T) {
+	for _, first := range []string{"renewal", "re-enrollment"} {
+		t.Run(first+" first", func(t *testing.T) {
+			ctx := context.Background()
+			e := newRenewEnv(t)
+			drifted := federation.New(federation.Config{
+				Store: e.g.Faults, CA: e.g.FaultCA, Sealer: e.g.Sealer, Now: e.clock.now,
+				PublicURL: e.g.PublicURL, CAPin: e.g.CA.Pin(),
+				CAPEM:        pki.EncodeCerts(e.g.CA.Root()),
+				CertLifetime: 10 * time.Minute, RenewOverlap: time.Hour,
+			})
+			key, csr := fedtest.NewCSR(t)
+			out, err := drifted.Renew(ctx, federation.RenewInput{Certs: e.peer.Chain(t),
+				CSRPEM: csr, Source: source})
+			if err != nil {
+				t.Fatal(err)
+			}
+			short := renewed(t, e.peer.Grant, key, out)
+			e.clock.advance(short.Leaf.NotAfter.Sub(e.clock.now()) + time.Second)
+			if e.read(e.peer.Chain(t)) != nil {
+				t.Fatal("the replaced certificate no longer reads during the overlap")
+			}
+			tok, err := e.g.Svc.IssueToken(ctx, e.peer.Grant.ID, "", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			renew := func() error {
+				_, csr := fedtest.NewCSR(t)
+				_, err := e.renew(e.peer.Chain(t), csr)
+				return err
+			}
+			reenroll := func() error {
+				_, csr := fedtest.NewCSR(t)
+				_, err := redeem(e.g, tok.Token.Reveal(), csr)
+				return err
+			}
+			held, other := renew, reenroll
+			if first == "renewal" {
+				held, other = reenroll, renew
+			}
+			entered, release := e.g.FaultCA.Hold()
+			var heldErr error
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				heldErr = held()
+			}()
+			<-entered
+			otherErr := other()
+			release()
+			<-done
+			if otherErr != nil {
+				t.Fatalf("the %s that was not held: %v", first, otherErr)
+			}
+			wantCode(t, heldErr, 409, "certificate_replaced")
+			allowed := 0
+			for _, ev := range e.g.Audit(t, mosaic.AuditFilter{GrantID: e.peer.Grant.ID}) {
+				if ev.Outcome == mosaic.OutcomeAllowed && ev.Time.After(short.Leaf.NotAfter) {
+					allowed++
+				}
+			}
+			if allowed != 2 { // the replaced certificate's read, and the winner
+				t.Fatalf("%d allowed events after the expiry, want 2", allowed)
+			}
+		})
+	}
 }
