@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/mosaicgw/mosaic/federation/fedtest"
 	"github.com/mosaicgw/mosaic/httpapi"
 	"github.com/mosaicgw/mosaic/pki"
+	"github.com/mosaicgw/mosaic/remote"
 )
 
 // hostileGrantor is a grantor served over TLS whose renewal answers the
@@ -26,6 +28,8 @@ import (
 type hostileGrantor struct {
 	*servedGrantor
 	renew atomic.Pointer[http.HandlerFunc]
+	// before, when set, runs before every request is served.
+	before atomic.Pointer[func(*http.Request)]
 }
 
 // serveHostileGrantor starts a grantor whose renewal route runs the
@@ -44,6 +48,9 @@ func serveHostileGrantor(t *testing.T, opts fedtest.Options) *hostileGrantor {
 	real := httpapi.NewFederationHandler(g.Svc, g.CA.ChainPEM(), g.Logger,
 		httpapi.WithEnrollmentLimit(httpapi.EnrollmentLimit{PerMinute: -1}))
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := h.before.Load(); f != nil {
+			(*f)(r)
+		}
 		if f := h.renew.Load(); f != nil && r.URL.Path == federation.RenewPath {
 			(*f)(w, r)
 			return
@@ -219,4 +226,60 @@ func TestRenewOutboundHostileGrantor(t *testing.T) {
 	}
 	e.assertRenewed(t, before, e.peer(t))
 	e.assertReads(t)
+}
+
+// TestRemoveOutboundPeerDuringQuery removes our outbound peer while a
+// query to it is under way: the query ends without a server error, and
+// from then on nothing is sent to the peer, its key is gone and neither
+// a query nor a renewal can use it.
+func TestRemoveOutboundPeerDuringQuery(t *testing.T) {
+	ctx := context.Background()
+	b := serveHostileGrantor(t, fedtest.Options{})
+	a := fedtest.New(t, fedtest.Options{})
+	ada := b.User(t, "Ada")
+	grant := b.Grant(t, ada.ID, fedtest.Scope(5, "tasks"))
+	peerID := enrollOverTLS(t, a, b.servedGrantor, grant)
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hold := func(r *http.Request) {
+		if r.URL.Path == "/api/federation/v1/tasks" {
+			once.Do(func() { close(entered) })
+			<-release
+		}
+	}
+	b.before.Store(&hold)
+	var status int
+	var queryErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var resp *remote.Response
+		resp, queryErr = a.Svc.QueryPeer(ctx, peerID, "tasks", nil)
+		if resp != nil {
+			status = resp.Status
+		}
+	}()
+	<-entered
+	if _, err := a.Svc.RemovePeer(ctx, peerID, "mid-query"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	<-done
+	if queryErr != nil && federation.StatusOf(queryErr) >= 500 {
+		t.Fatalf("the query under way: %v", queryErr)
+	}
+	if queryErr == nil && status != http.StatusOK {
+		t.Fatalf("the query under way answered %d", status)
+	}
+
+	b.before.Store(nil)
+	_, err := a.Svc.QueryPeer(ctx, peerID, "tasks", nil)
+	wantCode(t, err, 409, "peer_removed")
+	_, err = a.Svc.RenewOutbound(ctx, peerID)
+	wantCode(t, err, 409, "peer_not_active")
+	p, err := a.Store.FindPeer(ctx, peerID)
+	if err != nil || p.SealedKey != nil || p.CertPEM != "" || p.State != mosaic.PeerRevoked {
+		t.Fatalf("removed peer = %+v, %v", p, err)
+	}
 }
