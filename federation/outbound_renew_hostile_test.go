@@ -139,63 +139,9 @@ func TestRenewOutboundHostileGrantor(t *testing.T) {
 	grant := b.Grant(t, ada.ID, fedtest.Scope(5, "tasks"))
 	e := &outboundEnv{a: a, b: b.servedGrantor, clock: c, grant: grant}
 	e.peerID = enrollOverTLS(t, a, b.servedGrantor, grant)
-	stranger := fedtest.New(t, fedtest.Options{})
-	root := pki.EncodeCerts(b.CA.Root())
-	inter := pki.EncodeCerts(b.CA.Intermediate())
 	id := mosaic.Identity{GrantID: grant.ID, SubjectUserID: ada.ID}
-	otherKey, _ := fedtest.NewCSR(t)
 
-	tests := []struct {
-		name   string
-		answer func(csr *x509.CertificateRequest) (int, string)
-		code   string
-	}{
-		{"another grant", func(csr *x509.CertificateRequest) (int, string) {
-			other := mosaic.Identity{GrantID: mosaic.NewID(), SubjectUserID: ada.ID}
-			cert := b.sign(t, fedtest.ClientTemplate(t, other), csr.PublicKey)
-			return 200, enrollJSON(pki.EncodeCerts(cert), inter, root)
-		}, "renewal_identity_changed"},
-		{"another subject user", func(csr *x509.CertificateRequest) (int, string) {
-			other := mosaic.Identity{GrantID: grant.ID, SubjectUserID: mosaic.NewID()}
-			cert := b.sign(t, fedtest.ClientTemplate(t, other), csr.PublicKey)
-			return 200, enrollJSON(pki.EncodeCerts(cert), inter, root)
-		}, "renewal_identity_changed"},
-		{"another key", func(*x509.CertificateRequest) (int, string) {
-			cert := b.sign(t, fedtest.ClientTemplate(t, id), &otherKey.PublicKey)
-			return 200, enrollJSON(pki.EncodeCerts(cert), inter, root)
-		}, "renewal_cert_invalid"},
-		{"CA rights", func(csr *x509.CertificateRequest) (int, string) {
-			tmpl := fedtest.ClientTemplate(t, id)
-			tmpl.IsCA, tmpl.KeyUsage = true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
-			cert := b.sign(t, tmpl, csr.PublicKey)
-			return 200, enrollJSON(pki.EncodeCerts(cert), inter, root)
-		}, "renewal_cert_invalid"},
-		{"expired", func(csr *x509.CertificateRequest) (int, string) {
-			tmpl := fedtest.ClientTemplate(t, id)
-			tmpl.NotBefore, tmpl.NotAfter = c.now().Add(-2*time.Hour), c.now().Add(-time.Hour)
-			cert := b.sign(t, tmpl, csr.PublicKey)
-			return 200, enrollJSON(pki.EncodeCerts(cert), inter, root)
-		}, "renewal_cert_invalid"},
-		{"another CA", func(csr *x509.CertificateRequest) (int, string) {
-			f := stranger.Forge(t, fedtest.ClientTemplate(t, id))
-			return 200, enrollJSON(pki.EncodeCerts(f.Cert),
-				pki.EncodeCerts(stranger.CA.Intermediate()), pki.EncodeCerts(stranger.CA.Root()))
-		}, "renewal_cert_invalid"},
-		{"two certificates", func(csr *x509.CertificateRequest) (int, string) {
-			cert := b.sign(t, fedtest.ClientTemplate(t, id), csr.PublicKey)
-			return 200, enrollJSON(pki.EncodeCerts(cert, cert), inter, root)
-		}, "renewal_cert_invalid"},
-		{"no certificate", func(*x509.CertificateRequest) (int, string) {
-			return 200, `{"caPem":"x"}`
-		}, "invalid_renewal_answer"},
-		{"not JSON", func(*x509.CertificateRequest) (int, string) {
-			return 200, "<html>hello</html>"
-		}, "invalid_renewal_answer"},
-		{"server error page", func(*x509.CertificateRequest) (int, string) {
-			return 500, "<html>oops</html>"
-		}, "unexpected_answer"},
-	}
-	for _, tc := range tests {
+	for _, tc := range hostileAnswers(t, b, c, id) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.peer(t)
 			stored, _ := a.Store.FindPeer(context.Background(), e.peerID)
@@ -281,5 +227,70 @@ func TestRemoveOutboundPeerDuringQuery(t *testing.T) {
 	p, err := a.Store.FindPeer(ctx, peerID)
 	if err != nil || p.SealedKey != nil || p.CertPEM != "" || p.State != mosaic.PeerRevoked {
 		t.Fatalf("removed peer = %+v, %v", p, err)
+	}
+}
+
+// hostileAnswer is a renewal answer a hostile grantor builds from the
+// CSR it got, and the code our renewal must fail with.
+type hostileAnswer struct {
+	name   string
+	answer func(csr *x509.CertificateRequest) (int, string)
+	code   string
+}
+
+// hostileAnswers are the answers of a grantor b, on clock c, to the
+// renewal of the certificate of identity id.
+func hostileAnswers(t *testing.T, b *hostileGrantor, c *clock,
+	id mosaic.Identity) []hostileAnswer {
+	stranger := fedtest.New(t, fedtest.Options{})
+	root := pki.EncodeCerts(b.CA.Root())
+	inter := pki.EncodeCerts(b.CA.Intermediate())
+	otherKey, _ := fedtest.NewCSR(t)
+	grant, ada := &mosaic.Grant{ID: id.GrantID}, &mosaic.User{ID: id.SubjectUserID}
+	return []hostileAnswer{
+		{"another grant", func(csr *x509.CertificateRequest) (int, string) {
+			other := mosaic.Identity{GrantID: mosaic.NewID(), SubjectUserID: ada.ID}
+			cert := b.sign(t, fedtest.ClientTemplate(t, other), csr.PublicKey)
+			return 200, enrollJSON(pki.EncodeCerts(cert), inter, root)
+		}, "renewal_identity_changed"},
+		{"another subject user", func(csr *x509.CertificateRequest) (int, string) {
+			other := mosaic.Identity{GrantID: grant.ID, SubjectUserID: mosaic.NewID()}
+			cert := b.sign(t, fedtest.ClientTemplate(t, other), csr.PublicKey)
+			return 200, enrollJSON(pki.EncodeCerts(cert), inter, root)
+		}, "renewal_identity_changed"},
+		{"another key", func(*x509.CertificateRequest) (int, string) {
+			cert := b.sign(t, fedtest.ClientTemplate(t, id), &otherKey.PublicKey)
+			return 200, enrollJSON(pki.EncodeCerts(cert), inter, root)
+		}, "renewal_cert_invalid"},
+		{"CA rights", func(csr *x509.CertificateRequest) (int, string) {
+			tmpl := fedtest.ClientTemplate(t, id)
+			tmpl.IsCA, tmpl.KeyUsage = true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
+			cert := b.sign(t, tmpl, csr.PublicKey)
+			return 200, enrollJSON(pki.EncodeCerts(cert), inter, root)
+		}, "renewal_cert_invalid"},
+		{"expired", func(csr *x509.CertificateRequest) (int, string) {
+			tmpl := fedtest.ClientTemplate(t, id)
+			tmpl.NotBefore, tmpl.NotAfter = c.now().Add(-2*time.Hour), c.now().Add(-time.Hour)
+			cert := b.sign(t, tmpl, csr.PublicKey)
+			return 200, enrollJSON(pki.EncodeCerts(cert), inter, root)
+		}, "renewal_cert_invalid"},
+		{"another CA", func(csr *x509.CertificateRequest) (int, string) {
+			f := stranger.Forge(t, fedtest.ClientTemplate(t, id))
+			return 200, enrollJSON(pki.EncodeCerts(f.Cert),
+				pki.EncodeCerts(stranger.CA.Intermediate()), pki.EncodeCerts(stranger.CA.Root()))
+		}, "renewal_cert_invalid"},
+		{"two certificates", func(csr *x509.CertificateRequest) (int, string) {
+			cert := b.sign(t, fedtest.ClientTemplate(t, id), csr.PublicKey)
+			return 200, enrollJSON(pki.EncodeCerts(cert, cert), inter, root)
+		}, "renewal_cert_invalid"},
+		{"no certificate", func(*x509.CertificateRequest) (int, string) {
+			return 200, `{"caPem":"x"}`
+		}, "invalid_renewal_answer"},
+		{"not JSON", func(*x509.CertificateRequest) (int, string) {
+			return 200, "<html>hello</html>"
+		}, "invalid_renewal_answer"},
+		{"server error page", func(*x509.CertificateRequest) (int, string) {
+			return 500, "<html>oops</html>"
+		}, "unexpected_answer"},
 	}
 }

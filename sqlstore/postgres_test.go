@@ -126,7 +126,8 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 	}
 
 	raw := rawPostgres(t, dbURL)
-	if got, want := gooseVersions(t, raw), "0 true\n1 true\n2 true\n3 true\n4 true\n5 true\n"; got != want {
+	want := "0 true\n1 true\n2 true\n3 true\n4 true\n5 true\n"
+	if got := gooseVersions(t, raw); got != want {
 		t.Fatalf("goose_db_version rows:\n%swant\n%s", got, want)
 	}
 	for i, db := range dbs {
