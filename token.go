@@ -106,6 +106,11 @@ type EnrollmentToken struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	Expired   bool
+	// ReplacesSerial is, for a token issued to re-enroll an active grant
+	// whose certificate expired, that certificate's serial: the only one
+	// its redeem may replace. Empty for a token of a pending grant, which
+	// can only activate it.
+	ReplacesSerial string
 
 	// ClaimID and ClaimedAt are set while one redeem holds the token.
 	ClaimID   string

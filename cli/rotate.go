@@ -43,6 +43,9 @@ func (a *app) rotateSecretCmd() *cobra.Command {
 			if opts.BatchSize < 1 || opts.BatchSize > 1000 {
 				return fmt.Errorf("--batch: want 1 to 1000")
 			}
+			if opts.BatchDelay < 0 {
+				return fmt.Errorf("--batch-delay: must not be negative")
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			res, err := gateway.RotateSecret(ctx, cfg, opts)

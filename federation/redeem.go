@@ -160,8 +160,8 @@ func (r *redeem) usedMeanwhile(ctx context.Context, err error) error {
 }
 
 // findGrant loads the token's grant, which must still be pending, or
-// active with an expired certificate (a re-enrollment), and its peer
-// (step 2).
+// active with an expired certificate that the token was issued to replace
+// (a re-enrollment), and its peer (step 2).
 func (r *redeem) findGrant(ctx context.Context) error {
 	g, err := r.s.cfg.Store.FindGrant(ctx, r.tok.GrantID)
 	if err != nil {
@@ -171,6 +171,12 @@ func (r *redeem) findGrant(ctx context.Context) error {
 	r.ev.SubjectUserID = g.UserID
 	if r.replaces, err = r.s.enrollTarget(ctx, g); err != nil {
 		return err
+	}
+	// A token re-enrolls only the certificate it was issued for: one of a
+	// pending grant, or for a certificate replaced since, cannot.
+	if r.replaces != r.tok.ReplacesSerial {
+		return mosaic.Errorf(mosaic.KindConflict, "grant_not_pending",
+			"grant is active and this token was not issued to replace its certificate")
 	}
 	r.peer, err = r.s.cfg.Store.FindPeer(ctx, r.tok.PeerID)
 	return err

@@ -161,7 +161,7 @@ func (s *Service) replaceCert(ctx context.Context, who *authenticated, cert *x50
 		Event:           &allowed,
 	})
 	if err != nil {
-		return err
+		return lostToRevocation(err)
 	}
 	s.log.InfoContext(ctx, "peer certificate renewed",
 		slog.String(logRequestID, ev.RequestID),
@@ -172,6 +172,22 @@ func (s *Service) replaceCert(ctx context.Context, who *authenticated, cert *x50
 		slog.Time("not_after", cert.NotAfter.UTC()),
 		slog.Time("replaced_accepted_until", now.Add(s.cfg.RenewOverlap)))
 	return nil
+}
+
+// lostToRevocation gives a renewal that the store refused because the
+// grant or its peer stopped being active meanwhile (a revocation, a
+// removal or the grant's expiry between the checks and the change) the
+// 403 that the very next request gets, so that the peer knows at once
+// that retrying will not help. Other errors pass through.
+func lostToRevocation(err error) error {
+	if !mosaic.IsKind(err, mosaic.KindConflict) {
+		return err
+	}
+	switch code := mosaic.ErrorCode(err); code {
+	case "grant_not_active", "grant_expired", "peer_not_active":
+		return mosaic.WrapError(mosaic.KindForbidden, code, mosaic.ErrorMessage(err), err)
+	}
+	return err
 }
 
 // denyRenewal writes the denied audit event of a failed renewal and logs

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -151,20 +152,48 @@ func generateSecret(ctx context.Context, cfg Config, db *sqlstore.DB,
 }
 
 // openExistingStore opens the gateway's database for a rotation. A data
-// directory without a SQLite database is an error rather than a new, empty
-// database.
+// directory without a SQLite database, or a database that holds no gateway
+// schema (a mistyped --db, say), is an error rather than a new, empty
+// database: nothing is created in it.
 func openExistingStore(ctx context.Context, cfg Config) (*sqlstore.DB, error) {
-	if cfg.DatabaseURL == "" {
-		if _, err := os.Stat(dbPath(cfg.DataDir)); err != nil {
-			return nil, fmt.Errorf("gateway: no database at %s; has the gateway run there?",
-				dbPath(cfg.DataDir))
-		}
+	if err := checkExistingStore(ctx, cfg); err != nil {
+		return nil, err
 	}
 	db, _, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: database: %w", err)
 	}
 	return db, nil
+}
+
+// checkExistingStore makes sure the configured database holds a gateway
+// schema, without creating or changing anything. The PostgreSQL URL is
+// never repeated: it may hold a password.
+func checkExistingStore(ctx context.Context, cfg Config) error {
+	var v int64
+	var err error
+	where := dbPath(cfg.DataDir)
+	if cfg.DatabaseURL == "" {
+		if _, statErr := os.Stat(where); statErr != nil {
+			return fmt.Errorf("gateway: no database at %s; has the gateway run there?", where)
+		}
+		v, err = sqlstore.ProbeSQLite(ctx, where)
+	} else {
+		where = "the --db URL"
+		if !strings.HasPrefix(cfg.DatabaseURL, "postgres://") &&
+			!strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+			return errors.New("gateway: database URL: want postgres://…")
+		}
+		v, err = sqlstore.ProbePostgres(ctx, cfg.DatabaseURL)
+	}
+	if err != nil {
+		return fmt.Errorf("gateway: database: %w", err)
+	}
+	if v == 0 {
+		return fmt.Errorf("gateway: no gateway database at %s: it holds no schema; check "+
+			"where it points, or start the gateway there first", where)
+	}
+	return nil
 }
 
 // lockRotation takes the rotation lock of a data directory, or fails at

@@ -46,7 +46,9 @@ const registryAttempts = 5
 // not know is registered as the next version, but only when the previous
 // secret is given and is the newest registered version: that is the start
 // of a rotation. Any other unknown secret is refused with an error naming
-// where it came from, and nothing is written. The registry changes only by
+// where it came from, and nothing is written; so is a previous secret of a
+// newer version than the current one (the two given the wrong way round),
+// which would seal everything back under the older secret. The registry changes only by
 // compare-and-swap, so processes starting together agree on one registry.
 func Resolve(ctx context.Context, store mosaic.SealedStore, s Secrets) (*Sealer, error) {
 	if s.Previous != nil && bytes.Equal(s.Previous, s.Current) {
@@ -106,7 +108,14 @@ func admit(reg Registry, s Secrets) (*Registry, error) {
 		}
 	}
 	check := CheckValue(s.Current)
-	if reg.Lookup(check) != 0 {
+	if current := reg.Lookup(check); current != 0 {
+		// Sealing under an older version than the one still being opened
+		// would undo a rotation: the secrets were given the wrong way round.
+		if prev > current {
+			return nil, fmt.Errorf("seal: the previous secret (%s) is key version %d, newer "+
+				"than the secret's (%s) version %d: are %s and %s swapped?",
+				s.PreviousSource, prev, s.CurrentSource, current, EnvSecret, EnvSecretPrevious)
+		}
 		return nil, nil
 	}
 	if s.Previous == nil {

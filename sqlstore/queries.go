@@ -142,7 +142,7 @@ const (
 // Enrollment tokens and activation.
 const (
 	tokenCols = `hash, grant_id, peer_id, created_at, expires_at, claim_id, claimed_at,
-		used_at, issued_key_hash, issued_serial`
+		used_at, issued_key_hash, issued_serial, replaces_serial`
 
 	// (hash, ttl ms, grant id, peer id): only for a pending, unexpired grant
 	// of that peer.
@@ -204,16 +204,20 @@ const (
 		cert_fingerprint = ?, cert_not_after = ?, updated_at = ?
 		WHERE id = ? AND role = 'inbound' AND state = 'active'`
 
-	// (at, serial, not after, grant id, peer id, replaced serial): a
-	// re-enrollment replaces the expired certificate of an active grant.
+	// (at, serial, not after, grant id, peer id, replaced serial, token
+	// hash): a re-enrollment replaces the expired certificate of an active
+	// grant, the one its token was issued to replace.
 	sqlReenrollGrant = `UPDATE grants SET updated_at = COALESCE(?, {{now}}), cert_serial = ?,
 		cert_not_after = ?, prev_cert_serial = '', prev_serial_until = NULL
 		WHERE id = ? AND peer_id = ? AND status = 'active' AND cert_serial = ?
-			AND (expires_at IS NULL OR expires_at > {{now}})`
-	// (hash, ttl ms, grant id, peer id, serial)
-	sqlInsertReenrollToken = `INSERT INTO enrollment_tokens (hash, grant_id, peer_id,
-		created_at, expires_at)
-		SELECT ?, id, peer_id, {{now}}, {{now}} + ? FROM grants
+			AND (expires_at IS NULL OR expires_at > {{now}})
+			AND EXISTS (SELECT 1 FROM enrollment_tokens t
+				WHERE t.hash = ? AND t.replaces_serial = grants.cert_serial)`
+	// (hash, serial, ttl ms, grant id, peer id, serial): the token records
+	// the serial it replaces.
+	sqlInsertReenrollToken = `INSERT INTO enrollment_tokens (hash, replaces_serial, grant_id,
+		peer_id, created_at, expires_at)
+		SELECT ?, ?, id, peer_id, {{now}}, {{now}} + ? FROM grants
 		WHERE id = ? AND peer_id = ? AND status = 'active' AND cert_serial = ?
 			AND (expires_at IS NULL OR expires_at > {{now}})
 		RETURNING created_at, expires_at`

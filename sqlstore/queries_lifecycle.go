@@ -51,3 +51,9 @@ const (
 	// (value, name, old value)
 	sqlSwapSetting = `UPDATE settings SET value = ? WHERE name = ? AND value = ?`
 )
+
+// Statement of re-enrollment: what a token was issued to replace.
+const (
+	// (hash)
+	sqlTokenReplaces = `SELECT replaces_serial FROM enrollment_tokens WHERE hash = ?`
+)

@@ -12,7 +12,8 @@ import (
 // activateGrantRow is the grant's step of an activation: pending → active
 // with the certificate, or, for a re-enrollment (a.ReplacesSerial set), the
 // active grant's expired certificate replaced by the new one, which also
-// ends any overlap of an older serial.
+// ends any overlap of an older serial; the token must have been issued to
+// replace that very certificate.
 func (db *DB) activateGrantRow(ctx context.Context, r runner, a mosaic.Activation) error {
 	at, notAfter := millis(a.At), a.CertNotAfter.UnixMilli()
 	var n int64
@@ -22,7 +23,7 @@ func (db *DB) activateGrantRow(ctx context.Context, r runner, a mosaic.Activatio
 			at, at, a.CertSerial, notAfter, a.GrantID, a.PeerID))
 	} else {
 		n, err = rowsAffected(r.exec(ctx, sqlReenrollGrant,
-			at, a.CertSerial, notAfter, a.GrantID, a.PeerID, a.ReplacesSerial))
+			at, a.CertSerial, notAfter, a.GrantID, a.PeerID, a.ReplacesSerial, a.TokenHash))
 	}
 	if err != nil {
 		return db.fail("activate grant", err, nil)
@@ -33,7 +34,26 @@ func (db *DB) activateGrantRow(ctx context.Context, r runner, a mosaic.Activatio
 	if a.ReplacesSerial == "" {
 		return db.whyNotActivated(ctx, r, a)
 	}
-	return db.whyNotReenrolled(ctx, r, a.GrantID, a.PeerID, a.ReplacesSerial)
+	if err := db.whyNotReenrolled(ctx, r, a.GrantID, a.PeerID, a.ReplacesSerial); !mosaic.IsKind(
+		err, mosaic.KindConflict) || mosaic.ErrorCode(err) != "grant_expired" {
+		return err
+	}
+	var replaces string
+	if err := r.queryRow(ctx, sqlTokenReplaces, a.TokenHash).Scan(&replaces); err != nil {
+		return db.notFound("re-enroll grant: token", err, errTokenNotFound)
+	}
+	if replaces != a.ReplacesSerial {
+		return errTokenNotForReenrollment()
+	}
+	return mosaic.Errorf(mosaic.KindConflict, "grant_expired", "grant has expired")
+}
+
+// errTokenNotForReenrollment is the conflict of a token that was not
+// issued to replace the grant's current certificate: one issued while the
+// grant was pending, or for a certificate replaced since.
+func errTokenNotForReenrollment() *mosaic.Error {
+	return mosaic.Errorf(mosaic.KindConflict, "grant_not_pending",
+		"grant is active and this token was not issued to replace its certificate")
 }
 
 // whyNotReenrolled explains why an active grant's certificate was not
@@ -159,7 +179,8 @@ func (db *DB) whyNotRenewed(ctx context.Context, r runner, rn mosaic.GrantRenewa
 
 // CreateReenrollToken inserts a token, by its hash, for an active grant
 // whose current certificate has serial, in one statement: the grant must
-// be active, not past its expiry and still have that serial. An unknown
+// be active, not past its expiry and still have that serial, which the
+// token records as the one it may replace. An unknown
 // grant is KindNotFound "grant_not_found", a peer other than the grant's
 // KindInvalid "peer_mismatch", a grant in another state KindConflict
 // "grant_not_active" (or "grant_expired"), another serial KindConflict
@@ -173,8 +194,9 @@ func (db *DB) CreateReenrollToken(ctx context.Context, hash, grantID, peerID, se
 		return nil, mosaic.Errorf(mosaic.KindInvalid, "invalid_ttl", "ttl: must be positive")
 	}
 	t := &mosaic.EnrollmentToken{Hash: hash, GrantID: grantID, PeerID: peerID}
-	err := db.run().queryRow(ctx, sqlInsertReenrollToken, hash, ttl.Milliseconds(), grantID,
-		peerID, serial).Scan(msTime{&t.CreatedAt}, msTime{&t.ExpiresAt})
+	t.ReplacesSerial = serial
+	err := db.run().queryRow(ctx, sqlInsertReenrollToken, hash, serial, ttl.Milliseconds(),
+		grantID, peerID, serial).Scan(msTime{&t.CreatedAt}, msTime{&t.ExpiresAt})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, db.whyNoReenrollToken(ctx, grantID, peerID, serial)
 	}

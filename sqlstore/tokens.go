@@ -76,7 +76,7 @@ func (db *DB) FindToken(ctx context.Context, hash string) (*mosaic.EnrollmentTok
 	err := db.run().queryRow(ctx, sqlFindToken, hash).Scan(
 		&t.Hash, &t.GrantID, &t.PeerID, msTime{&t.CreatedAt}, msTime{&t.ExpiresAt},
 		nullText{&t.ClaimID}, nullTime{&t.ClaimedAt}, nullTime{&t.UsedAt},
-		&t.IssuedKeyHash, &t.IssuedSerial, &t.Expired)
+		&t.IssuedKeyHash, &t.IssuedSerial, &t.ReplacesSerial, &t.Expired)
 	if err != nil {
 		return nil, db.notFound("find token", err, errTokenNotFound)
 	}
