@@ -223,7 +223,7 @@ func TestRemoveOutboundPeerDuringQuery(t *testing.T) {
 	_, err := a.Svc.QueryPeer(ctx, peerID, "tasks", nil)
 	wantCode(t, err, 409, "peer_removed")
 	_, err = a.Svc.RenewOutbound(ctx, peerID)
-	wantCode(t, err, 409, "peer_not_active")
+	wantCode(t, err, 409, "peer_removed")
 	p, err := a.Store.FindPeer(ctx, peerID)
 	if err != nil || p.SealedKey != nil || p.CertPEM != "" || p.State != mosaic.PeerRevoked {
 		t.Fatalf("removed peer = %+v, %v", p, err)
