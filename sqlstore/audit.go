@@ -22,16 +22,14 @@ func (a auditRow) setOn(ev *mosaic.AuditEvent) {
 }
 
 // AppendAudit writes ev at the end of the audit chain, stamped with the
-// database's time when ev.Time is zero, and sets its ID and Time.
+// database's time when ev.Time is zero, and sets its ID and Time once the
+// event is committed. Events appended concurrently share a transaction
+// (see auditBatcher).
 func (db *DB) AppendAudit(ctx context.Context, ev *mosaic.AuditEvent) error {
 	if ev == nil {
 		return errors.New("sqlstore: append audit: nil event")
 	}
-	var row auditRow
-	err := db.inTx(ctx, "append audit", func(r runner) (err error) {
-		row, err = db.insertAudit(ctx, r, ev)
-		return err
-	})
+	row, err := db.audits.append(ctx, db, ev)
 	if err != nil {
 		return err
 	}
@@ -49,6 +47,13 @@ func (db *DB) insertAudit(ctx context.Context, r runner, ev *mosaic.AuditEvent) 
 	if err := db.lockAuditChain(ctx, r); err != nil {
 		return auditRow{}, err
 	}
+	return db.insertAuditLocked(ctx, r, ev)
+}
+
+// insertAuditLocked is insertAudit in a transaction that holds the chain
+// lock already.
+func (db *DB) insertAuditLocked(ctx context.Context, r runner,
+	ev *mosaic.AuditEvent) (auditRow, error) {
 	rec, err := scanRecord(r.queryRow(ctx, sqlInsertAudit,
 		millis(ev.Time), ev.RequestID, ev.PeerID, ev.GrantID, ev.SubjectUserID, ev.Verb,
 		ev.Resource, ev.Status, ev.Outcome, ev.Reason, ev.Rows, ev.SourceAddr,
@@ -90,7 +95,7 @@ func (db *DB) ListAudit(ctx context.Context, f mosaic.AuditFilter) ([]*mosaic.Au
 		conds, args = append(conds, condAuditOutcome), append(args, f.Outcome)
 	}
 	args = append(args, limit(f.Limit))
-	rows, err := db.run().query(ctx, filtered(sqlListAudit, conds, sqlListAuditEnd), args...)
+	rows, err := db.read().query(ctx, filtered(sqlListAudit, conds, sqlListAuditEnd), args...)
 	if err != nil {
 		return nil, db.fail("list audit", err, nil)
 	}
@@ -102,7 +107,7 @@ func (db *DB) ListAudit(ctx context.Context, f mosaic.AuditFilter) ([]*mosaic.Au
 // in id order and with their hashes, for verifying and exporting the
 // chain. A limit below 1 is an error.
 func (db *DB) ScanAudit(ctx context.Context, q auditchain.Query) ([]*auditchain.Record, error) {
-	return db.scanAudit(ctx, db.run(), q)
+	return db.scanAudit(ctx, db.read(), q)
 }
 
 // scanAudit is ScanAudit on r.

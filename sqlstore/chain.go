@@ -24,7 +24,7 @@ const chainBatch = 1000
 func (db *DB) chainExistingAudit(ctx context.Context) error {
 	// Usually the newest row has a hash (or there is none): nothing to do.
 	var newest sql.NullString
-	err := db.run().queryRow(ctx, sqlNewestAuditHash).Scan(&newest)
+	err := db.read().queryRow(ctx, sqlNewestAuditHash).Scan(&newest)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && newest.Valid) {
 		return nil
 	}

@@ -19,37 +19,60 @@ const busyTimeout = 5 * time.Second
 // DB is a mosaic.Store backed by a SQL database. It is safe for concurrent
 // use.
 type DB struct {
-	pool       *sql.DB
-	d          *dialect
-	migrations *goose.Provider
+	// pool runs writes and transactions; reads runs single statements that
+	// only read. On PostgreSQL they are one pool. On SQLite pool is one
+	// connection, so that writers queue here rather than in SQLite's busy
+	// handler, which sleeps; reads has several read-only connections,
+	// which WAL lets read while the writer writes.
+	pool, reads *sql.DB
+	d           *dialect
+	migrations  *goose.Provider
+	// writeStmts and readStmts are the hot statements prepared on pool and
+	// reads, when the dialect prepares them.
+	writeStmts, readStmts *stmtCache
+	// audits groups concurrent audit appends into shared transactions.
+	audits auditBatcher
 }
 
 var _ mosaic.Store = (*DB)(nil)
 
+// sqliteReaders is how many read-only connections a SQLite store keeps.
+const sqliteReaders = 8
+
 // OpenSQLite opens or creates the SQLite database file at path, configures
 // every connection (WAL journal, foreign keys on, a busy timeout, write
-// transactions that take the lock up front) and applies the embedded
-// migrations. A database whose schema is newer than this build fails with
-// ErrSchemaTooNew and is left untouched.
+// transactions that take the lock up front, read connections that cannot
+// write) and applies the embedded migrations. A database whose schema is
+// newer than this build fails with ErrSchemaTooNew and is left untouched.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlstore: open sqlite: empty path")
 	}
-	pool, err := sql.Open(sqliteDialect.name, sqliteDSN(path))
+	pool, err := sql.Open(sqliteDialect.name, sqliteDSN(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite %s: %w", path, err)
 	}
-	db, err := open(ctx, pool, sqliteDialect)
+	pool.SetMaxOpenConns(1)
+	reads, err := sql.Open(sqliteDialect.name, sqliteDSN(path, true))
 	if err != nil {
+		_ = pool.Close()
+		return nil, fmt.Errorf("sqlstore: open sqlite %s: %w", path, err)
+	}
+	reads.SetMaxOpenConns(sqliteReaders)
+	reads.SetMaxIdleConns(sqliteReaders)
+	db, err := open(ctx, pool, reads, sqliteDialect)
+	if err != nil {
+		_ = reads.Close()
 		_ = pool.Close()
 		return nil, err
 	}
 	return db, nil
 }
 
-// sqliteDSN builds the modernc.org/sqlite data source name for a file. The
-// path is a URI path, so the characters that would end it are escaped.
-func sqliteDSN(path string) string {
+// sqliteDSN builds the modernc.org/sqlite data source name for a file: for
+// the writer, or for a reader that cannot write. The path is a URI path,
+// so the characters that would end it are escaped.
+func sqliteDSN(path string, readOnly bool) string {
 	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	pragmas := []string{
 		fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
@@ -57,24 +80,33 @@ func sqliteDSN(path string) string {
 		"foreign_keys(1)",
 		"synchronous(FULL)",
 	}
+	lock := "immediate"
+	if readOnly {
+		// The writer made the file WAL before any reader connects.
+		pragmas = []string{pragmas[0], "query_only(1)"}
+		lock = "deferred"
+	}
 	var b strings.Builder
-	b.WriteString("file:" + escaped + "?_txlock=immediate")
+	b.WriteString("file:" + escaped + "?_txlock=" + lock)
 	for _, p := range pragmas {
 		b.WriteString("&_pragma=" + p)
 	}
 	return b.String()
 }
 
-// open checks the connection, brings the schema up to date and links audit
-// rows written before the audit chain existed (see chainExistingAudit). A
-// database that cannot be reached is KindUnavailable "database_unavailable".
-func open(ctx context.Context, pool *sql.DB, d *dialect) (*DB, error) {
-	if err := pool.PingContext(ctx); err != nil {
-		detail := fmt.Errorf("sqlstore: connect: %w", err)
-		if d.classify(err) == errDown {
-			return nil, errUnavailableDB(detail)
+// open checks the connection, brings the schema up to date, links audit
+// rows written before the audit chain existed (see chainExistingAudit) and
+// prepares the hot statements. A database that cannot be reached is
+// KindUnavailable "database_unavailable". reads may be pool.
+func open(ctx context.Context, pool, reads *sql.DB, d *dialect) (*DB, error) {
+	for _, p := range []*sql.DB{pool, reads} {
+		if err := p.PingContext(ctx); err != nil {
+			detail := fmt.Errorf("sqlstore: connect: %w", err)
+			if d.classify(err) == errDown {
+				return nil, errUnavailableDB(detail)
+			}
+			return nil, detail
 		}
-		return nil, detail
 	}
 	provider, err := newMigrations(pool, d)
 	if err != nil {
@@ -83,16 +115,38 @@ func open(ctx context.Context, pool *sql.DB, d *dialect) (*DB, error) {
 	if err := migrate(ctx, provider); err != nil {
 		return nil, err
 	}
-	db := &DB{pool: pool, d: d, migrations: provider}
+	db := &DB{pool: pool, reads: reads, d: d, migrations: provider}
 	if err := db.chainExistingAudit(ctx); err != nil {
+		return nil, err
+	}
+	if err := db.prepare(ctx); err != nil {
 		return nil, err
 	}
 	return db, nil
 }
 
-// Ping checks that the database answers.
+// prepare prepares the hot statements on both pools, when the dialect
+// prepares statements.
+func (db *DB) prepare(ctx context.Context) (err error) {
+	if !db.d.prepare {
+		return nil
+	}
+	if db.writeStmts, err = prepareAll(ctx, db.pool, db.d, preparedWrites); err != nil {
+		return err
+	}
+	if db.readStmts, err = prepareAll(ctx, db.reads, db.d, preparedReads); err != nil {
+		db.writeStmts.close()
+		return err
+	}
+	return nil
+}
+
+// Ping checks that the database answers, for writes and for reads.
 func (db *DB) Ping(ctx context.Context) error {
 	if err := db.pool.PingContext(ctx); err != nil {
+		return db.fail("ping", err, nil)
+	}
+	if err := db.reads.PingContext(ctx); err != nil {
 		return db.fail("ping", err, nil)
 	}
 	return nil
@@ -100,7 +154,13 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close releases the database.
 func (db *DB) Close() error {
-	if err := db.pool.Close(); err != nil {
+	db.readStmts.close()
+	db.writeStmts.close()
+	err := db.pool.Close()
+	if db.reads != db.pool {
+		err = errors.Join(err, db.reads.Close())
+	}
+	if err != nil {
 		return fmt.Errorf("sqlstore: close: %w", err)
 	}
 	return nil
@@ -115,35 +175,6 @@ func (db *DB) SchemaVersion(ctx context.Context) (int64, error) {
 	}
 	return v, nil
 }
-
-// querier is what *sql.DB and *sql.Tx have in common.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// runner runs statements, rebound to the dialect, either on the pool or in
-// one transaction. Store methods pick one; helpers take it.
-type runner struct {
-	q querier
-	d *dialect
-}
-
-func (r runner) exec(ctx context.Context, stmt string, args ...any) (sql.Result, error) {
-	return r.q.ExecContext(ctx, r.d.rebind(stmt), args...)
-}
-
-func (r runner) query(ctx context.Context, stmt string, args ...any) (*sql.Rows, error) {
-	return r.q.QueryContext(ctx, r.d.rebind(stmt), args...)
-}
-
-func (r runner) queryRow(ctx context.Context, stmt string, args ...any) *sql.Row {
-	return r.q.QueryRowContext(ctx, r.d.rebind(stmt), args...)
-}
-
-// run returns a runner on the pool, for single statements.
-func (db *DB) run() runner { return runner{q: db.pool, d: db.d} }
 
 // txAttempts is how many times inTx runs a transaction that fails with a
 // serialization failure or deadlock before it gives up.
@@ -173,11 +204,16 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(r runner) error) erro
 
 // tryTx is one attempt of inTx.
 func (db *DB) tryTx(ctx context.Context, op string, fn func(r runner) error) error {
-	tx, err := db.pool.BeginTx(ctx, nil)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	tx, err := db.beginTx(ctx, cancel)
+	if errors.Is(err, errWriteWait) {
+		return errBusyDB(fmt.Errorf("sqlstore: %s: begin: %w", op, err))
+	}
 	if err != nil {
 		return db.fail(op+": begin", err, nil)
 	}
-	if err := fn(runner{q: tx, d: db.d}); err != nil {
+	if err := fn(runner{q: tx, d: db.d, tx: tx, stmts: db.writeStmts}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -185,6 +221,30 @@ func (db *DB) tryTx(ctx context.Context, op string, fn func(r runner) error) err
 		return db.fail(op+": commit", err, nil)
 	}
 	return nil
+}
+
+// errWriteWait is the cause of a write transaction that could not begin
+// within the dialect's writeWait.
+var errWriteWait = errors.New("waited too long for the writer")
+
+// beginTx begins a write transaction on ctx, which cancel cancels. On a
+// dialect with a writeWait, a transaction that has not begun within it
+// (the writer connection busy with other writes, then the database's write
+// lock held by another process) is cancelled and fails with errWriteWait,
+// so that queued writes fail as a single one would, not one after another.
+func (db *DB) beginTx(ctx context.Context, cancel context.CancelCauseFunc) (*sql.Tx, error) {
+	if db.d.writeWait <= 0 {
+		return db.pool.BeginTx(ctx, nil)
+	}
+	timer := time.AfterFunc(db.d.writeWait, func() { cancel(errWriteWait) })
+	tx, err := db.pool.BeginTx(ctx, nil)
+	if !timer.Stop() {
+		if err == nil {
+			_ = tx.Rollback()
+		}
+		return nil, errWriteWait
+	}
+	return tx, err
 }
 
 // SchemaStatus returns the schema version of the database and the newest

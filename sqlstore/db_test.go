@@ -30,7 +30,8 @@ func TestRebind(t *testing.T) {
 	}
 }
 
-// TestConnectionSettings checks the PRAGMAs on a connection of the pool.
+// TestConnectionSettings checks the PRAGMAs on a connection of each pool:
+// the writer's and a reader's.
 func TestConnectionSettings(t *testing.T) {
 	db, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "m.db"))
 	if err != nil {
@@ -38,21 +39,42 @@ func TestConnectionSettings(t *testing.T) {
 	}
 	defer db.Close()
 	tests := []struct {
-		pragma, want string
+		name, pragma, want string
+		pool               *sql.DB
 	}{
-		{"journal_mode", "wal"},
-		{"foreign_keys", "1"},
-		{"busy_timeout", "5000"},
-		{"synchronous", "2"},
+		{"writer", "journal_mode", "wal", db.pool},
+		{"writer", "foreign_keys", "1", db.pool},
+		{"writer", "busy_timeout", "5000", db.pool},
+		{"writer", "synchronous", "2", db.pool},
+		{"writer", "query_only", "0", db.pool},
+		{"reader", "journal_mode", "wal", db.reads},
+		{"reader", "busy_timeout", "5000", db.reads},
+		{"reader", "query_only", "1", db.reads},
 	}
 	for _, tt := range tests {
-		t.Run(tt.pragma, func(t *testing.T) {
+		t.Run(tt.name+"/"+tt.pragma, func(t *testing.T) {
 			var got string
-			err := db.pool.QueryRowContext(t.Context(), "PRAGMA "+tt.pragma).Scan(&got)
+			err := tt.pool.QueryRowContext(t.Context(), "PRAGMA "+tt.pragma).Scan(&got)
 			if err != nil || got != tt.want {
 				t.Fatalf("PRAGMA %s = %q (%v), want %q", tt.pragma, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestReadersCannotWrite checks that a write sent to the read pool is
+// refused by SQLite and changes nothing.
+func TestReadersCannotWrite(t *testing.T) {
+	db, err := OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.read().exec(t.Context(), sqlPutSetting, "k", "v"); err == nil {
+		t.Fatal("a reader wrote a setting")
+	}
+	if _, err := db.GetSetting(t.Context(), "k"); !mosaic.IsKind(err, mosaic.KindNotFound) {
+		t.Fatalf("setting after a refused write: %v, want not found", err)
 	}
 }
 
@@ -64,7 +86,7 @@ func TestNowMillis(t *testing.T) {
 	}
 	defer db.Close()
 	var ms int64
-	err = db.run().queryRow(t.Context(), "SELECT {{now}}").Scan(&ms)
+	err = db.read().queryRow(t.Context(), "SELECT {{now}}").Scan(&ms)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +124,7 @@ func TestBusyIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer impatient.Close()
-	quick := &DB{pool: impatient, d: sqliteDialect, migrations: db.migrations}
+	quick := &DB{pool: impatient, reads: impatient, d: sqliteDialect, migrations: db.migrations}
 	err = quick.PutSetting(t.Context(), "k", "v")
 	if !mosaic.IsKind(err, mosaic.KindUnavailable) || mosaic.ErrorCode(err) != "database_busy" {
 		t.Fatalf("got %v, want KindUnavailable database_busy", err)

@@ -8,6 +8,9 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
@@ -61,6 +64,16 @@ type dialect struct {
 	// write transactions being serialised already (SQLite takes its write
 	// lock when such a transaction begins).
 	lockAuditChain string
+	// writeWait, when set, bounds how long a write transaction may wait to
+	// begin, the writer connection included (see DB.beginTx).
+	writeWait time.Duration
+	// prepare says the store prepares its hot statements once (see
+	// preparedStatements). pgx caches prepared statements by itself.
+	prepare bool
+
+	// rebound remembers rebind's results; reboundCount counts them.
+	rebound      sync.Map
+	reboundCount atomic.Int64
 }
 
 // sqliteDialect is SQLite through modernc.org/sqlite.
@@ -70,6 +83,8 @@ var sqliteDialect = &dialect{
 	migrations: "sqlite",
 	nowMillis:  "CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)",
 	classify:   classifySQLite,
+	prepare:    true,
+	writeWait:  busyTimeout,
 }
 
 // postgresDialect is PostgreSQL through pgx's database/sql driver. now() is
@@ -94,8 +109,26 @@ const auditChainLockID = "7885648334766170485"
 
 // rebind returns stmt in the dialect: nowMarker becomes the current-time
 // expression and, for numbered dialects, each ? outside a quoted literal
-// becomes $1, $2, and so on.
+// becomes $1, $2, and so on. Results are remembered, up to
+// rebindCacheSize statements: the store's statements are a fixed set.
 func (d *dialect) rebind(stmt string) string {
+	if v, ok := d.rebound.Load(stmt); ok {
+		return v.(string)
+	}
+	out := d.rebindText(stmt)
+	if d.reboundCount.Load() < rebindCacheSize {
+		if _, loaded := d.rebound.LoadOrStore(stmt, out); !loaded {
+			d.reboundCount.Add(1)
+		}
+	}
+	return out
+}
+
+// rebindCacheSize bounds the statements a dialect remembers rebound.
+const rebindCacheSize = 1024
+
+// rebindText is rebind without the memory.
+func (d *dialect) rebindText(stmt string) string {
 	stmt = strings.ReplaceAll(stmt, nowMarker, d.nowMillis)
 	if !d.numbered || !strings.Contains(stmt, "?") {
 		return stmt

@@ -113,7 +113,7 @@ func errPeerNotInbound() *mosaic.Error {
 // FindGrant returns the grant with that id, or KindNotFound
 // "grant_not_found".
 func (db *DB) FindGrant(ctx context.Context, id string) (*mosaic.Grant, error) {
-	return db.findGrant(ctx, db.run(), id)
+	return db.findGrant(ctx, db.read(), id)
 }
 
 func (db *DB) findGrant(ctx context.Context, r runner, id string) (*mosaic.Grant, error) {
@@ -145,7 +145,7 @@ func (db *DB) ListGrants(ctx context.Context, f mosaic.GrantFilter) ([]*mosaic.G
 		conds, args = append(conds, condGrantStatus), append(args, f.Status)
 	}
 	args = append(args, limit(f.Limit))
-	rows, err := db.run().query(ctx, filtered(sqlListGrants, conds, sqlListGrantsEnd), args...)
+	rows, err := db.read().query(ctx, filtered(sqlListGrants, conds, sqlListGrantsEnd), args...)
 	if err != nil {
 		return nil, db.fail("list grants", err, nil)
 	}
@@ -208,7 +208,7 @@ func (db *DB) RevokeGrant(ctx context.Context, id, reason string, at time.Time,
 // activated with (empty while pending), or KindNotFound "grant_not_found".
 func (db *DB) GrantCertSerial(ctx context.Context, grantID string) (string, error) {
 	var serial string
-	if err := db.run().queryRow(ctx, sqlGrantCertSerial, grantID).Scan(&serial); err != nil {
+	if err := db.read().queryRow(ctx, sqlGrantCertSerial, grantID).Scan(&serial); err != nil {
 		return "", db.notFound("grant cert serial", err, errGrantNotFound)
 	}
 	return serial, nil
@@ -226,7 +226,7 @@ func rowsAffected(res sql.Result, err error) (int64, error) {
 // database clock, as expired, and returns how many it marked. Expired is
 // final: such a grant can no longer be activated or revoked.
 func (db *DB) ExpireGrants(ctx context.Context) (int64, error) {
-	n, err := rowsAffected(db.run().exec(ctx, sqlExpireGrants))
+	n, err := rowsAffected(db.execOne(ctx, "expire grants", sqlExpireGrants))
 	if err != nil {
 		return 0, db.fail("expire grants", err, nil)
 	}

@@ -17,7 +17,7 @@ func (db *DB) ListKeysWithPrefix(ctx context.Context, prefix string) ([]*mosaic.
 	if prefix == "" {
 		return nil, errors.New("sqlstore: list keys: empty prefix")
 	}
-	rows, err := db.run().query(ctx, sqlListKeysWithPrefix, utf8.RuneCountInString(prefix), prefix)
+	rows, err := db.read().query(ctx, sqlListKeysWithPrefix, utf8.RuneCountInString(prefix), prefix)
 	if err != nil {
 		return nil, db.fail("list keys", err, nil)
 	}

@@ -17,8 +17,10 @@ func (db *DB) PutKeyIfAbsent(ctx context.Context, k *mosaic.StoredKey) (bool, er
 		return false, errors.New("sqlstore: put key: nil sealed key")
 	}
 	var created int64
-	err := db.run().queryRow(ctx, sqlPutKeyIfAbsent,
-		k.Name, k.CertPEM, k.SealedKey, millis(k.CreatedAt)).Scan(&created)
+	err := db.writeOne(ctx, "put key", func(r runner) error {
+		return r.queryRow(ctx, sqlPutKeyIfAbsent,
+			k.Name, k.CertPEM, k.SealedKey, millis(k.CreatedAt)).Scan(&created)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -32,7 +34,7 @@ func (db *DB) PutKeyIfAbsent(ctx context.Context, k *mosaic.StoredKey) (bool, er
 // GetKey returns the key with that name, or KindNotFound "key_not_found".
 func (db *DB) GetKey(ctx context.Context, name string) (*mosaic.StoredKey, error) {
 	var k mosaic.StoredKey
-	err := db.run().queryRow(ctx, sqlGetKey, name).
+	err := db.read().queryRow(ctx, sqlGetKey, name).
 		Scan(&k.Name, &k.CertPEM, &k.SealedKey, msTime{&k.CreatedAt})
 	if err != nil {
 		return nil, db.notFound("get key", err, func() *mosaic.Error {
@@ -48,8 +50,10 @@ func (db *DB) PutKey(ctx context.Context, k *mosaic.StoredKey) error {
 		return errors.New("sqlstore: put key: nil sealed key")
 	}
 	var created int64
-	err := db.run().queryRow(ctx, sqlPutKey,
-		k.Name, k.CertPEM, k.SealedKey, millis(k.CreatedAt)).Scan(&created)
+	err := db.writeOne(ctx, "put key", func(r runner) error {
+		return r.queryRow(ctx, sqlPutKey,
+			k.Name, k.CertPEM, k.SealedKey, millis(k.CreatedAt)).Scan(&created)
+	})
 	if err != nil {
 		return db.fail("put key", err, nil)
 	}
@@ -61,7 +65,7 @@ func (db *DB) PutKey(ctx context.Context, k *mosaic.StoredKey) error {
 // "setting_not_found".
 func (db *DB) GetSetting(ctx context.Context, name string) (string, error) {
 	var value string
-	if err := db.run().queryRow(ctx, sqlGetSetting, name).Scan(&value); err != nil {
+	if err := db.read().queryRow(ctx, sqlGetSetting, name).Scan(&value); err != nil {
 		return "", db.notFound("get setting", err, func() *mosaic.Error {
 			return mosaic.Errorf(mosaic.KindNotFound, "setting_not_found", "setting not found")
 		})
@@ -71,6 +75,6 @@ func (db *DB) GetSetting(ctx context.Context, name string) (string, error) {
 
 // PutSetting inserts or replaces a setting.
 func (db *DB) PutSetting(ctx context.Context, name, value string) error {
-	_, err := db.run().exec(ctx, sqlPutSetting, name, value)
+	_, err := db.execOne(ctx, "put setting", sqlPutSetting, name, value)
 	return db.fail("put setting", err, nil)
 }

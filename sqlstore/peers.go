@@ -10,7 +10,9 @@ import (
 // CreatePeer inserts p, giving it a new id when it has none. An empty state
 // means pending. SealedKey is stored exactly as given (nil stays NULL).
 func (db *DB) CreatePeer(ctx context.Context, p *mosaic.Peer) error {
-	return db.insertPeer(ctx, db.run(), p)
+	return db.writeOne(ctx, "create peer", func(r runner) error {
+		return db.insertPeer(ctx, r, p)
+	})
 }
 
 // insertPeer is CreatePeer on a runner, so that CreateGrant can insert the
@@ -38,7 +40,7 @@ func (db *DB) insertPeer(ctx context.Context, r runner, p *mosaic.Peer) error {
 // FindPeer returns the peer with that id, sealed key included, or
 // KindNotFound "peer_not_found".
 func (db *DB) FindPeer(ctx context.Context, id string) (*mosaic.Peer, error) {
-	return db.findPeer(ctx, db.run(), id)
+	return db.findPeer(ctx, db.read(), id)
 }
 
 // findPeer is FindPeer on a runner, so that a transaction can read the
@@ -63,7 +65,7 @@ func (db *DB) ListPeers(ctx context.Context, f mosaic.PeerFilter) ([]*mosaic.Pee
 	if f.State != "" {
 		conds, args = append(conds, condPeerState), append(args, f.State)
 	}
-	rows, err := db.run().query(ctx, filtered(sqlListPeers, conds, sqlListPeersEnd), args...)
+	rows, err := db.read().query(ctx, filtered(sqlListPeers, conds, sqlListPeersEnd), args...)
 	if err != nil {
 		return nil, db.fail("list peers", err, nil)
 	}
@@ -94,7 +96,7 @@ func (db *DB) ActivateOutboundPeer(ctx context.Context, a mosaic.OutboundActivat
 	if a.CertNotAfter.IsZero() {
 		return errors.New("sqlstore: activate outbound peer: certificate notAfter is unset")
 	}
-	n, err := rowsAffected(db.run().exec(ctx, sqlActivateOutboundPeer,
+	n, err := rowsAffected(db.execOne(ctx, "activate outbound peer", sqlActivateOutboundPeer,
 		a.CertPEM, a.CertChainPEM, a.CertSerial, a.CertFingerprint, a.CertNotAfter.UnixMilli(),
 		a.CAPEM, millis(a.RenewAt), millis(a.At), a.PeerID))
 	if err != nil || n == 1 {
@@ -103,7 +105,7 @@ func (db *DB) ActivateOutboundPeer(ctx context.Context, a mosaic.OutboundActivat
 
 	// Nothing changed: say why.
 	var role string
-	if err := db.run().queryRow(ctx, sqlPeerRole, a.PeerID).Scan(&role); err != nil {
+	if err := db.read().queryRow(ctx, sqlPeerRole, a.PeerID).Scan(&role); err != nil {
 		return db.notFound("activate outbound peer", err, errPeerNotFound)
 	}
 	return mosaic.Errorf(mosaic.KindConflict, "peer_not_pending",

@@ -14,10 +14,12 @@ import (
 
 // Connection pool of a PostgreSQL store. Several gateway replicas share one
 // server, so each keeps its pool small; the server's max_connections must
-// allow replicas × postgresMaxOpen plus whatever else connects.
+// allow replicas × postgresMaxOpen plus whatever else connects. Idle
+// connections are kept up to the same number: under a load that uses them
+// all, closing and opening connections would cost more than the queries.
 const (
 	postgresMaxOpen     = 20
-	postgresMaxIdle     = 5
+	postgresMaxIdle     = postgresMaxOpen
 	postgresMaxLifetime = 30 * time.Minute
 	postgresMaxIdleTime = 5 * time.Minute
 	// postgresConnectTimeout bounds one connection attempt when the URL sets
@@ -53,7 +55,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	pool.SetConnMaxLifetime(postgresMaxLifetime)
 	pool.SetConnMaxIdleTime(postgresMaxIdleTime)
 
-	db, err := open(ctx, pool, postgresDialect)
+	db, err := open(ctx, pool, pool, postgresDialect)
 	if err != nil {
 		_ = pool.Close()
 		return nil, err

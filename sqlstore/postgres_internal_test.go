@@ -71,7 +71,7 @@ func openPostgresTest(t *testing.T) *DB {
 func TestPostgresNowMillis(t *testing.T) {
 	db := openPostgresTest(t)
 	var ms int64
-	if err := db.run().queryRow(t.Context(), "SELECT {{now}}").Scan(&ms); err != nil {
+	if err := db.read().queryRow(t.Context(), "SELECT {{now}}").Scan(&ms); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(fromMillis(ms)); d < -time.Second || d > time.Second {

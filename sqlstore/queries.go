@@ -340,3 +340,26 @@ const (
 	// (value, name, old)
 	sqlReplaceSetting = `UPDATE settings SET value = ? WHERE name = ? AND value = ?`
 )
+
+// The statements a dialect that prepares (see dialect.prepare) prepares
+// once when the store opens: those of federated reads, enrollment,
+// renewal and every audit write, on the pool each runs on. Others run
+// unprepared.
+var (
+	preparedReads = []string{
+		sqlFindGrant, sqlGrantCertSerial, sqlGrantCert, sqlFindPeer, sqlPeerRole,
+		sqlFindToken, sqlTokenReplaces, sqlFindUser, sqlGetKey, sqlGetSetting,
+		sqlTaskPageAll, sqlTaskPageOf, sqlNotePageAll, sqlNotePageOf,
+		sqlCredPageAll, sqlCredPageOf, sqlUserPageAll, sqlUserPageOf,
+		sqlTeamPageAll, sqlTeamPageOf,
+	}
+	preparedWrites = []string{
+		sqlFindGrant, sqlGrantCert, sqlFindPeer,
+		sqlInsertAudit, sqlSetAuditHash,
+		sqlInsertToken, sqlClaimToken, sqlReleaseClaim,
+		sqlActivateGrant, sqlActivateInboundPeer, sqlUseToken,
+		sqlRenewGrantCert, sqlRenewInboundPeer, sqlReenrollGrant, sqlInsertReenrollToken,
+		sqlLeaseRenewal, sqlRenewOutboundPeer, sqlRenewalFailed,
+		sqlInsertGrant, sqlRevokeGrant, sqlExpireGrants, sqlInsertPeer,
+	}
+)

@@ -90,7 +90,7 @@ func errCertReplaced() *mosaic.Error {
 // "grant_not_found".
 func (db *DB) GrantCert(ctx context.Context, grantID string) (*mosaic.GrantCert, error) {
 	var c mosaic.GrantCert
-	err := db.run().queryRow(ctx, sqlGrantCert, grantID).Scan(
+	err := db.read().queryRow(ctx, sqlGrantCert, grantID).Scan(
 		&c.Serial, nullTime{&c.NotAfter}, &c.PrevSerial, nullTime{&c.PrevUntil})
 	if err != nil {
 		return nil, db.notFound("grant cert", err, errGrantNotFound)
@@ -195,8 +195,10 @@ func (db *DB) CreateReenrollToken(ctx context.Context, hash, grantID, peerID, se
 	}
 	t := &mosaic.EnrollmentToken{Hash: hash, GrantID: grantID, PeerID: peerID}
 	t.ReplacesSerial = serial
-	err := db.run().queryRow(ctx, sqlInsertReenrollToken, hash, serial, ttl.Milliseconds(),
-		grantID, peerID, serial).Scan(msTime{&t.CreatedAt}, msTime{&t.ExpiresAt})
+	err := db.writeOne(ctx, "create re-enrollment token", func(r runner) error {
+		return r.queryRow(ctx, sqlInsertReenrollToken, hash, serial, ttl.Milliseconds(),
+			grantID, peerID, serial).Scan(msTime{&t.CreatedAt}, msTime{&t.ExpiresAt})
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, db.whyNoReenrollToken(ctx, grantID, peerID, serial)
 	}
@@ -218,7 +220,7 @@ func (db *DB) whyNoReenrollToken(ctx context.Context, grantID, peerID, serial st
 	case g.PeerID != peerID:
 		return mosaic.Errorf(mosaic.KindInvalid, "peer_mismatch", "peer is not the grant's peer")
 	}
-	return db.whyNotReenrolled(ctx, db.run(), grantID, peerID, serial)
+	return db.whyNotReenrolled(ctx, db.read(), grantID, peerID, serial)
 }
 
 // LeaseRenewal takes the renewal lease of an active outbound peer for d,
@@ -232,7 +234,7 @@ func (db *DB) LeaseRenewal(ctx context.Context, peerID, serial string, failures 
 	if d < time.Millisecond || serial == "" {
 		return errors.New("sqlstore: lease renewal: no serial or lease period")
 	}
-	n, err := rowsAffected(db.run().exec(ctx, sqlLeaseRenewal,
+	n, err := rowsAffected(db.execOne(ctx, "lease renewal", sqlLeaseRenewal,
 		d.Milliseconds(), peerID, serial, failures))
 	if err != nil || n == 1 {
 		return db.fail("lease renewal", err, nil)
@@ -251,7 +253,7 @@ func (db *DB) RenewOutboundPeer(ctx context.Context, r mosaic.OutboundRenewal) e
 	if r.CertNotAfter.IsZero() || len(r.SealedKey) == 0 || r.OldSerial == "" {
 		return errors.New("sqlstore: renew outbound peer: incomplete renewal")
 	}
-	n, err := rowsAffected(db.run().exec(ctx, sqlRenewOutboundPeer,
+	n, err := rowsAffected(db.execOne(ctx, "renew outbound peer", sqlRenewOutboundPeer,
 		r.CertPEM, r.CertChainPEM, r.CertSerial, r.CertFingerprint, r.CertNotAfter.UnixMilli(),
 		r.SealedKey, millis(r.NextAt), millis(r.At), r.PeerID, r.OldSerial))
 	if err != nil || n == 1 {
@@ -266,7 +268,7 @@ func (db *DB) RenewOutboundPeer(ctx context.Context, r mosaic.OutboundRenewal) e
 // is KindConflict "certificate_replaced", one removed meanwhile
 // KindConflict "peer_removed"; either is left alone.
 func (db *DB) RecordRenewalFailure(ctx context.Context, f mosaic.RenewalFailure) error {
-	n, err := rowsAffected(db.run().exec(ctx, sqlRenewalFailed,
+	n, err := rowsAffected(db.execOne(ctx, "record renewal failure", sqlRenewalFailed,
 		f.Error, millis(f.NextAt), millis(f.At), f.PeerID, f.Serial))
 	if err != nil || n == 1 {
 		return db.fail("record renewal failure", err, nil)

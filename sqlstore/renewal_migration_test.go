@@ -18,7 +18,7 @@ func TestRenewalMigrationBackfill(t *testing.T) {
 	dbs := map[string]func(t *testing.T) (*sql.DB, *dialect){
 		"sqlite": func(t *testing.T) (*sql.DB, *dialect) {
 			pool, err := sql.Open(sqliteDialect.name,
-				sqliteDSN(filepath.Join(t.TempDir(), "mosaic.db")))
+				sqliteDSN(filepath.Join(t.TempDir(), "mosaic.db"), false))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -22,9 +22,11 @@ func (db *DB) CreateTask(ctx context.Context, t *mosaic.Task) error {
 		t.Status = mosaic.TaskOpen
 	}
 	created, updated := stamps(t.CreatedAt, t.UpdatedAt)
-	err := db.run().queryRow(ctx, sqlInsertTask,
-		t.ID, t.UserID, t.Title, t.Status, created, updated,
-	).Scan(msTime{&t.CreatedAt}, msTime{&t.UpdatedAt})
+	err := db.writeOne(ctx, "create task", func(r runner) error {
+		return r.queryRow(ctx, sqlInsertTask,
+			t.ID, t.UserID, t.Title, t.Status, created, updated,
+		).Scan(msTime{&t.CreatedAt}, msTime{&t.UpdatedAt})
+	})
 	return db.fail("create task", err, ownerMissing())
 }
 
@@ -33,9 +35,11 @@ func (db *DB) CreateTask(ctx context.Context, t *mosaic.Task) error {
 func (db *DB) CreateNote(ctx context.Context, n *mosaic.Note) error {
 	n.ID = orNewID(n.ID)
 	created, updated := stamps(n.CreatedAt, n.UpdatedAt)
-	err := db.run().queryRow(ctx, sqlInsertNote,
-		n.ID, n.UserID, n.Title, n.Body, created, updated,
-	).Scan(msTime{&n.CreatedAt}, msTime{&n.UpdatedAt})
+	err := db.writeOne(ctx, "create note", func(r runner) error {
+		return r.queryRow(ctx, sqlInsertNote,
+			n.ID, n.UserID, n.Title, n.Body, created, updated,
+		).Scan(msTime{&n.CreatedAt}, msTime{&n.UpdatedAt})
+	})
 	return db.fail("create note", err, ownerMissing())
 }
 
@@ -48,9 +52,11 @@ func (db *DB) CreateCredential(ctx context.Context, c *mosaic.Credential) error 
 	}
 	c.ID = orNewID(c.ID)
 	created, updated := stamps(c.CreatedAt, c.UpdatedAt)
-	err := db.run().queryRow(ctx, sqlInsertCredential,
-		c.ID, c.UserID, c.Name, c.Kind, created, updated, c.SealedSecret,
-	).Scan(msTime{&c.CreatedAt}, msTime{&c.UpdatedAt})
+	err := db.writeOne(ctx, "create credential", func(r runner) error {
+		return r.queryRow(ctx, sqlInsertCredential,
+			c.ID, c.UserID, c.Name, c.Kind, created, updated, c.SealedSecret,
+		).Scan(msTime{&c.CreatedAt}, msTime{&c.UpdatedAt})
+	})
 	return db.fail("create credential", err, ownerMissing())
 }
 
@@ -102,7 +108,7 @@ func (db *DB) ReadPage(ctx context.Context, q mosaic.PageQuery) (*mosaic.Page, e
 		}
 		args = append(args, q.After, since, size+1)
 	}
-	rows, err := db.run().query(ctx, stmt, args...)
+	rows, err := db.read().query(ctx, stmt, args...)
 	if err != nil {
 		return nil, db.fail("read page", err, nil)
 	}

@@ -48,7 +48,7 @@ func (db *DB) ListSealed(ctx context.Context, table mosaic.SealedTable, afterID 
 		return nil, mosaic.Errorf(mosaic.KindInvalid, "invalid_limit",
 			"limit: must be 1 to %d", mosaic.MaxListLimit)
 	}
-	rows, err := db.run().query(ctx, st.list, afterID, limit)
+	rows, err := db.read().query(ctx, st.list, afterID, limit)
 	if err != nil {
 		return nil, db.fail("list sealed "+string(table), err, nil)
 	}
@@ -75,7 +75,7 @@ func (db *DB) GetSealed(ctx context.Context, ref mosaic.SealedRef) ([]byte, erro
 		return nil, err
 	}
 	var sealed []byte
-	if err := db.run().queryRow(ctx, st.get, ref.ID).Scan(&sealed); err != nil {
+	if err := db.read().queryRow(ctx, st.get, ref.ID).Scan(&sealed); err != nil {
 		return nil, db.notFound("get sealed "+string(ref.Table), err, func() *mosaic.Error {
 			return mosaic.Errorf(mosaic.KindNotFound, "sealed_value_not_found",
 				"no sealed value at %s", ref)
@@ -95,7 +95,7 @@ func (db *DB) ReplaceSealed(ctx context.Context, ref mosaic.SealedRef, old,
 	if len(old) == 0 || len(sealed) == 0 {
 		return false, errors.New("sqlstore: replace sealed: empty value")
 	}
-	res, err := db.run().exec(ctx, st.replace, sealed, ref.ID, old)
+	res, err := db.execOne(ctx, "replace sealed", st.replace, sealed, ref.ID, old)
 	if err != nil {
 		return false, db.fail("replace sealed "+string(ref.Table), err, nil)
 	}
@@ -117,7 +117,7 @@ func (db *DB) CountSealed(ctx context.Context, table mosaic.SealedTable,
 	if n < 1 || n > 64 {
 		return nil, errors.New("sqlstore: count sealed: prefix length must be 1 to 64")
 	}
-	rows, err := db.run().query(ctx, st.count, n)
+	rows, err := db.read().query(ctx, st.count, n)
 	if err != nil {
 		return nil, db.fail("count sealed "+string(table), err, nil)
 	}
@@ -139,7 +139,7 @@ func (db *DB) CountSealed(ctx context.Context, table mosaic.SealedTable,
 // InsertSetting creates a setting unless one of that name exists, and
 // reports whether it did.
 func (db *DB) InsertSetting(ctx context.Context, name, value string) (bool, error) {
-	res, err := db.run().exec(ctx, sqlInsertSetting, name, value)
+	res, err := db.execOne(ctx, "insert setting", sqlInsertSetting, name, value)
 	if err != nil {
 		return false, db.fail("insert setting", err, nil)
 	}
@@ -153,7 +153,7 @@ func (db *DB) InsertSetting(ctx context.Context, name, value string) (bool, erro
 // ReplaceSetting sets a setting to value only if it holds old now, and
 // reports whether it did.
 func (db *DB) ReplaceSetting(ctx context.Context, name, old, value string) (bool, error) {
-	res, err := db.run().exec(ctx, sqlReplaceSetting, value, name, old)
+	res, err := db.execOne(ctx, "replace setting", sqlReplaceSetting, value, name, old)
 	if err != nil {
 		return false, db.fail("replace setting", err, nil)
 	}

@@ -25,8 +25,10 @@ func (db *DB) CreateToken(ctx context.Context, hash, grantID, peerID string,
 		return nil, mosaic.Errorf(mosaic.KindInvalid, "invalid_ttl", "ttl: must be positive")
 	}
 	t := &mosaic.EnrollmentToken{Hash: hash, GrantID: grantID, PeerID: peerID}
-	err := db.run().queryRow(ctx, sqlInsertToken, hash, ttl.Milliseconds(), grantID, peerID).
-		Scan(msTime{&t.CreatedAt}, msTime{&t.ExpiresAt})
+	err := db.writeOne(ctx, "create token", func(r runner) error {
+		return r.queryRow(ctx, sqlInsertToken, hash, ttl.Milliseconds(), grantID, peerID).
+			Scan(msTime{&t.CreatedAt}, msTime{&t.ExpiresAt})
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, db.whyNoToken(ctx, grantID, peerID)
 	}
@@ -73,7 +75,7 @@ func isTokenHash(s string) bool {
 // database clock in the same query, or KindNotFound "token_not_found".
 func (db *DB) FindToken(ctx context.Context, hash string) (*mosaic.EnrollmentToken, error) {
 	var t mosaic.EnrollmentToken
-	err := db.run().queryRow(ctx, sqlFindToken, hash).Scan(
+	err := db.read().queryRow(ctx, sqlFindToken, hash).Scan(
 		&t.Hash, &t.GrantID, &t.PeerID, msTime{&t.CreatedAt}, msTime{&t.ExpiresAt},
 		nullText{&t.ClaimID}, nullTime{&t.ClaimedAt}, nullTime{&t.UsedAt},
 		&t.IssuedKeyHash, &t.IssuedSerial, &t.ReplacesSerial, &t.Expired)
@@ -94,7 +96,7 @@ func (db *DB) ClaimToken(ctx context.Context, hash, claimID string,
 	if claimID == "" || staleAfter < time.Millisecond {
 		return errors.New("sqlstore: claim token: empty claim id or stale period")
 	}
-	n, err := rowsAffected(db.run().exec(ctx, sqlClaimToken,
+	n, err := rowsAffected(db.execOne(ctx, "claim token", sqlClaimToken,
 		claimID, hash, staleAfter.Milliseconds()))
 	if err != nil || n == 1 {
 		return db.fail("claim token", err, nil)
@@ -118,7 +120,7 @@ func (db *DB) ClaimToken(ctx context.Context, hash, claimID string,
 // token can be retried. It does nothing if claimID no longer holds the
 // token or the token was used.
 func (db *DB) ReleaseClaim(ctx context.Context, hash, claimID string) error {
-	_, err := db.run().exec(ctx, sqlReleaseClaim, hash, claimID)
+	_, err := db.execOne(ctx, "release claim", sqlReleaseClaim, hash, claimID)
 	return db.fail("release claim", err, nil)
 }
 

@@ -18,9 +18,11 @@ import (
 func (db *DB) CreateUser(ctx context.Context, u *mosaic.User) error {
 	u.ID = orNewID(u.ID)
 	created, updated := stamps(u.CreatedAt, u.UpdatedAt)
-	err := db.run().queryRow(ctx, sqlInsertUser,
-		u.ID, u.Name, u.Email, u.EmailVerified, created, updated,
-	).Scan(msTime{&u.CreatedAt}, msTime{&u.UpdatedAt})
+	err := db.writeOne(ctx, "create user", func(r runner) error {
+		return r.queryRow(ctx, sqlInsertUser,
+			u.ID, u.Name, u.Email, u.EmailVerified, created, updated,
+		).Scan(msTime{&u.CreatedAt}, msTime{&u.UpdatedAt})
+	})
 	return db.fail("create user", err, &violations{
 		unique: mosaic.Errorf(mosaic.KindConflict, "email_taken", "email is already in use"),
 	})
@@ -28,7 +30,7 @@ func (db *DB) CreateUser(ctx context.Context, u *mosaic.User) error {
 
 // FindUser returns the user with that id, or KindNotFound "user_not_found".
 func (db *DB) FindUser(ctx context.Context, id string) (*mosaic.User, error) {
-	u, err := scanUser(db.run().queryRow(ctx, sqlFindUser, id))
+	u, err := scanUser(db.read().queryRow(ctx, sqlFindUser, id))
 	if err != nil {
 		return nil, db.notFound("find user", err, errUserNotFound)
 	}
@@ -37,7 +39,7 @@ func (db *DB) FindUser(ctx context.Context, id string) (*mosaic.User, error) {
 
 // ListUsers returns every user in id order.
 func (db *DB) ListUsers(ctx context.Context) ([]*mosaic.User, error) {
-	rows, err := db.run().query(ctx, sqlListUsers)
+	rows, err := db.read().query(ctx, sqlListUsers)
 	if err != nil {
 		return nil, db.fail("list users", err, nil)
 	}
@@ -121,7 +123,7 @@ func (db *DB) exists(ctx context.Context, r runner, stmt, id string,
 
 // ListTeams returns all teams in id order, with their members.
 func (db *DB) ListTeams(ctx context.Context) ([]*mosaic.Team, error) {
-	rows, err := db.run().query(ctx, sqlListTeams)
+	rows, err := db.read().query(ctx, sqlListTeams)
 	if err != nil {
 		return nil, db.fail("list teams", err, nil)
 	}

@@ -45,6 +45,7 @@ func RunAuditChain(t *testing.T, open func(t *testing.T) *ChainEnv) {
 	}{
 		{"EveryWriteChained", testEveryWriteChained},
 		{"ConcurrentAppends", testConcurrentAppends},
+		{"RefusedEventAlone", testRefusedEventAlone},
 		{"Tampering", testTampering},
 		{"ScanSince", testScanSince},
 		{"ExistingRowsChained", testExistingRowsChained},
@@ -186,6 +187,41 @@ func testConcurrentAppends(t *testing.T, open func(t *testing.T) *ChainEnv) {
 			t.Fatal("two rows link to the same row: the chain forked")
 		}
 	}
+}
+
+// testRefusedEventAlone appends many events at once, one of which the
+// database refuses (an outcome its schema does not allow): appends that
+// share a transaction must not fail with it, and each gets its own id.
+func testRefusedEventAlone(t *testing.T, open func(t *testing.T) *ChainEnv) {
+	s := open(t).Store
+	const n, bad = 40, 17
+	events := make([]*mosaic.AuditEvent, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		events[i] = &mosaic.AuditEvent{RequestID: fmt.Sprintf("r%d", i),
+			Verb: mosaic.VerbRead, Status: 200, Outcome: mosaic.OutcomeAllowed}
+		if i == bad {
+			events[i].Outcome = "maybe"
+		}
+		wg.Go(func() { errs[i] = s.AppendAudit(t.Context(), events[i]) })
+	}
+	wg.Wait()
+
+	ids := map[int64]bool{}
+	for i, err := range errs {
+		switch {
+		case i == bad && err == nil:
+			t.Fatal("an event with an outcome the schema refuses was written")
+		case i != bad && err != nil:
+			t.Fatalf("event %d failed beside the refused one: %v", i, err)
+		case i != bad && (events[i].ID == 0 || ids[events[i].ID] || events[i].Time.IsZero()):
+			t.Fatalf("event %d: id %d, time %v: want a new id and a time", i,
+				events[i].ID, events[i].Time)
+		}
+		ids[events[i].ID] = true
+	}
+	wantIntact(t, s, n-1)
 }
 
 // testScanSince checks the export's reading: id order, the since filter
