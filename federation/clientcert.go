@@ -99,13 +99,17 @@ func (s *Service) verifyClientCert(ctx context.Context,
 	if err != nil {
 		return nil, err
 	}
+	key := chainKey(certs)
+	if s.chains.verified(key, roots, now) {
+		return leaf, nil
+	}
 	intermediates := x509.NewCertPool()
 	for _, c := range certs[1:] {
 		if c != nil {
 			intermediates.AddCert(c)
 		}
 	}
-	_, err = leaf.Verify(x509.VerifyOptions{
+	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         roots,
 		Intermediates: intermediates,
 		CurrentTime:   now,
@@ -114,6 +118,7 @@ func (s *Service) verifyClientCert(ctx context.Context,
 	if err != nil {
 		return nil, certInvalid(chainProblem(err), err)
 	}
+	s.chains.add(key, roots, chains[0])
 	return leaf, nil
 }
 

@@ -70,12 +70,14 @@ type Config struct {
 
 // Service runs the federation flows over a store, a CA and a sealer. It is
 // safe for concurrent use. The only state it keeps between calls is the
-// pool of the CA's client roots; who a request speaks for is always read
-// from that request's own certificate.
+// pool of the CA's client roots and which presented chains verified
+// against it; who a request speaks for is always read from that request's
+// own certificate, and the grant behind it from the store.
 type Service struct {
-	cfg   Config
-	log   *slog.Logger
-	roots *rootsCache
+	cfg    Config
+	log    *slog.Logger
+	roots  *rootsCache
+	chains *chainCache
 }
 
 // New returns a Service for cfg, filling in defaults.
@@ -100,9 +102,10 @@ func New(cfg Config) *Service {
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	return &Service{
-		cfg:   cfg,
-		log:   cfg.Logger.With(slog.String("component", "federation")),
-		roots: &rootsCache{},
+		cfg:    cfg,
+		log:    cfg.Logger.With(slog.String("component", "federation")),
+		roots:  &rootsCache{},
+		chains: &chainCache{},
 	}
 }
 
