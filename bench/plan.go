@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -40,6 +41,16 @@ type Plan struct {
 	// NginxWorkers is nginx's worker_processes: one per CPU, as the
 	// gateway uses every CPU.
 	NginxWorkers int `json:"nginxWorkers"`
+
+	// Only, when not empty, names the steps to run besides the set-up
+	// ("federated reads", "enrollment", "growth"), to look at one part
+	// while working on it; a report of such a run is incomplete.
+	Only []string `json:"only,omitempty"`
+}
+
+// runs reports whether the plan runs the step of that name.
+func (p Plan) runs(step string) bool {
+	return step == "set-up" || len(p.Only) == 0 || slices.Contains(p.Only, step)
 }
 
 // NewPlan returns the full plan, or the quick one (a smoke run of every

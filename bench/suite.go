@@ -78,6 +78,9 @@ func Run(ctx context.Context, plan Plan, tools Tools, dir string, out io.Writer)
 		{"growth", s.growth},
 	}
 	for _, st := range steps {
+		if !plan.runs(st.name) {
+			continue
+		}
 		s.printf("== %s", st.name)
 		if err := st.run(ctx); err != nil {
 			return s.report, fmt.Errorf("%s: %w", st.name, err)

@@ -42,6 +42,7 @@ type options struct {
 	runs     int
 	profiles string
 	render   string
+	only     string
 }
 
 // parseFlags reads the flags, with defaults from BENCH_* variables.
@@ -64,8 +65,15 @@ func parseFlags() options {
 		"directory holding reads.txt and enroll.txt, pprof summaries to include")
 	flag.StringVar(&o.render, "render", "",
 		"measure nothing: write the report from a results.json of an earlier run")
+	flag.StringVar(&o.only, "only", "",
+		"comma-separated steps to run (reads, enrollment, growth); the report is incomplete")
 	flag.Parse()
 	return o
+}
+
+// stepNames are the -only names of the suite's steps.
+var stepNames = map[string]string{
+	"reads": "federated reads", "enrollment": "enrollment", "growth": "growth",
 }
 
 // envOr returns the variable's value, or def when it is empty.
@@ -98,6 +106,15 @@ func run() error {
 	plan := bench.NewPlan(o.quick)
 	if o.runs != 0 {
 		plan.Runs = o.runs
+	}
+	if o.only != "" {
+		for _, step := range strings.Split(o.only, ",") {
+			name, ok := stepNames[step]
+			if !ok {
+				return fmt.Errorf("-only: unknown step %q (reads, enrollment, growth)", step)
+			}
+			plan.Only = append(plan.Only, name)
+		}
 	}
 	report, runErr := bench.Run(ctx, plan, o.tools, dir, os.Stdout)
 	if report == nil {
