@@ -56,7 +56,11 @@ type Metrics struct {
 	enrollments *prometheus.CounterVec
 	reads       *prometheus.CounterVec
 	renewals    *prometheus.CounterVec
-	rateLimited prometheus.Counter
+	rateLimited *prometheus.CounterVec
+	// enrollRateLimited is mosaic_enrollment_rate_limited_total, the
+	// enrollment count of rateLimited under its older name, kept so that
+	// dashboards and alerts built on it go on working.
+	enrollRateLimited prometheus.Counter
 }
 
 // MetricsOption configures Metrics.
@@ -81,8 +85,8 @@ func WithMetricsLogger(l *slog.Logger) MetricsOption {
 }
 
 // NewMetrics returns the metrics of one gateway: request counts and
-// latencies of both APIs, enrollments, federated reads, renewals,
-// enrollment rate limit hits, the time left on each peer certificate and
+// latencies of both APIs, enrollments, federated reads, renewals, rate
+// limit hits by endpoint, the time left on each peer certificate and
 // the renewal failures of each active outbound peer (read from svc's peers
 // on every scrape; none when svc is nil), and the Go runtime and process
 // collectors.
@@ -97,8 +101,8 @@ func NewMetrics(svc *federation.Service, opts ...MetricsOption) *Metrics {
 	m := newMetricSet()
 	m.log = o.logger.With(slog.String("component", "metrics"))
 	m.reg = prometheus.NewRegistry()
-	m.reg.MustRegister(m.requests, m.durations, m.enrollments, m.reads, m.renewals, m.rateLimited,
-		collectors.NewGoCollector(),
+	m.reg.MustRegister(m.requests, m.durations, m.enrollments, m.reads, m.renewals,
+		m.rateLimited, m.enrollRateLimited, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if svc != nil {
 		m.reg.MustRegister(&peerCertCollector{list: svc.ListPeers, now: o.now})
@@ -134,9 +138,15 @@ func newMetricSet() *Metrics {
 			Help: "Certificate renewal requests served to peers, by outcome (allowed or " +
 				"denied) and reason code (none when allowed); rate-limited ones included.",
 		}, []string{"outcome", "reason"}),
-		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mosaic_rate_limited_total",
+			Help: "Requests refused by the per-address rate limit (429 rate_limited), " +
+				"by endpoint (enrollment or renewal).",
+		}, []string{"endpoint"}),
+		enrollRateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mosaic_enrollment_rate_limited_total",
-			Help: "Enrollment requests refused by the per-address rate limit.",
+			Help: "Enrollment requests refused by the per-address rate limit; kept for " +
+				`compatibility, the same as mosaic_rate_limited_total{endpoint="enrollment"}.`,
 		}),
 	}
 }
@@ -197,10 +207,21 @@ func (m *Metrics) observe(a answered) {
 	}
 }
 
-// rateLimitHit records an enrollment request refused by the rate limit.
-func (m *Metrics) rateLimitHit() {
-	if m != nil {
-		m.rateLimited.Inc()
+// Values of the "endpoint" label of the rate-limit metric: the endpoints
+// that are rate limited.
+const (
+	endpointEnrollment = "enrollment"
+	endpointRenewal    = "renewal"
+)
+
+// rateLimitHit records a request to endpoint refused by the rate limit.
+func (m *Metrics) rateLimitHit(endpoint string) {
+	if m == nil {
+		return
+	}
+	m.rateLimited.WithLabelValues(endpoint).Inc()
+	if endpoint == endpointEnrollment {
+		m.enrollRateLimited.Inc()
 	}
 }
 

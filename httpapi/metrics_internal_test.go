@@ -36,5 +36,5 @@ func TestMetricLabels(t *testing.T) {
 func TestNilMetricsRecordNothing(t *testing.T) {
 	var m *Metrics
 	m.observe(answered{api: apiFederation, status: 200})
-	m.rateLimitHit()
+	m.rateLimitHit(endpointRenewal)
 }

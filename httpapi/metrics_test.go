@@ -275,28 +275,59 @@ func TestMetricsPeerCertificateExpiry(t *testing.T) {
 }
 
 func TestMetricsCountRateLimitHits(t *testing.T) {
-	g := startGatewayOpts(t, gatewayOptions{
-		fed: []httpapi.FederationOption{
-			httpapi.WithEnrollmentLimit(httpapi.EnrollmentLimit{PerMinute: 1, Burst: 1}),
-		},
-		metricsClock: time.Now,
-	})
-	c := g.fedClient(t)
-	body := map[string]string{"csrPem": "x"}
-	g.fedDo(t, c, "POST", "/api/federation/enrollment/"+unknownToken, body).
-		wantError(t, 404, "token_not_found")
-	for range 2 {
-		g.fedDo(t, c, "POST", "/api/federation/enrollment/"+unknownToken, body).
-			wantError(t, 429, "rate_limited")
+	const limited = "mosaic_rate_limited_total"
+	tests := []struct {
+		name      string
+		path      string
+		firstCode string // the answer before the source is over its limit
+		status    int
+		counter   string // the endpoint's own counter, by outcome and reason
+	}{
+		{"enrollment", "/api/federation/enrollment/" + unknownToken, "token_not_found",
+			http.StatusNotFound, "mosaic_enrollments_total"},
+		{"renewal", renewPath, "client_certificate_required", http.StatusUnauthorized,
+			"mosaic_renewals_total"},
 	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGatewayOpts(t, gatewayOptions{
+				fed: []httpapi.FederationOption{
+					httpapi.WithEnrollmentLimit(httpapi.EnrollmentLimit{PerMinute: 1, Burst: 1}),
+				},
+				metricsClock: time.Now,
+			})
+			c := g.fedClient(t)
+			body := map[string]string{"csrPem": "x"}
+			g.fedDo(t, c, "POST", tc.path, body).wantError(t, tc.status, tc.firstCode)
+			for range 2 {
+				g.fedDo(t, c, "POST", tc.path, body).wantError(t, 429, "rate_limited")
+			}
 
-	s := g.scrapeMetrics(t)
-	if got := s.counter("mosaic_enrollment_rate_limited_total", map[string]string{}); got != 2 {
-		t.Errorf("rate limit hits = %v, want 2", got)
-	}
-	denied := map[string]string{"outcome": "denied", "reason": "rate_limited"}
-	if got := s.counter("mosaic_enrollments_total", denied); got != 2 {
-		t.Errorf("enrollments%v = %v, want 2", denied, got)
+			s := g.scrapeMetrics(t)
+			for _, endpoint := range []string{"enrollment", "renewal"} {
+				want := 0.0
+				if endpoint == tc.name {
+					want = 2
+				}
+				labels := map[string]string{"endpoint": endpoint}
+				if got := s.counter(limited, labels); got != want {
+					t.Errorf("%s%v = %v, want %v", limited, labels, got, want)
+				}
+			}
+			// The older enrollment-only counter goes on counting enrollments.
+			wantOld := 0.0
+			if tc.name == "enrollment" {
+				wantOld = 2
+			}
+			old := "mosaic_enrollment_rate_limited_total"
+			if got := s.counter(old, map[string]string{}); got != wantOld {
+				t.Errorf("%s = %v, want %v", old, got, wantOld)
+			}
+			denied := map[string]string{"outcome": "denied", "reason": "rate_limited"}
+			if got := s.counter(tc.counter, denied); got != 2 {
+				t.Errorf("%s%v = %v, want %v", tc.counter, denied, got, 2)
+			}
+		})
 	}
 }
 
