@@ -86,8 +86,9 @@ func WithMetricsLogger(l *slog.Logger) MetricsOption {
 
 // NewMetrics returns the metrics of one gateway: request counts and
 // latencies of both APIs, enrollments, federated reads, renewals, rate
-// limit hits by endpoint, the time left on each peer certificate and
-// the renewal failures of each active outbound peer (read from svc's peers
+// limit hits by endpoint, the time left on each peer certificate, the
+// peer certificates counted by time to expiry, and the renewal failures of
+// each active outbound peer (read from svc's peers
 // on every scrape; none when svc is nil), and the Go runtime and process
 // collectors.
 func NewMetrics(svc *federation.Service, opts ...MetricsOption) *Metrics {
@@ -266,8 +267,9 @@ func readResource(path string) string {
 
 // peerCertCollector reports, on every scrape, the time left on the
 // certificate of each peer that has one and is not revoked (the inbound
-// peers' certificates we issued and the outbound ones issued to us), and
-// the renewal failures of each active outbound peer.
+// peers' certificates we issued and the outbound ones issued to us), how
+// many of those certificates expire within each of certBuckets, and the
+// renewal failures of each active outbound peer.
 type peerCertCollector struct {
 	list func(context.Context, mosaic.PeerFilter) ([]*mosaic.Peer, error)
 	now  func() time.Time
@@ -280,6 +282,59 @@ var peerCertExpiry = prometheus.NewDesc("mosaic_peer_certificate_expiry_seconds"
 		"Revoked peers and peers without a certificate are left out.",
 	[]string{"role", "peer_id"}, nil)
 
+// peerCertificates describes the metric of certificates by time to expiry.
+var peerCertificates = prometheus.NewDesc("mosaic_peer_certificates",
+	"Current certificates of peers (both roles; revoked peers and peers without a "+
+		"certificate left out), by how long they have left. The buckets do not "+
+		"accumulate: expires_within 1h counts those with at most an hour left, 6h those "+
+		"with more than 1h and at most 6h, then 24h and 7d likewise, later those with "+
+		"more than 7 days, expired those past their end.",
+	[]string{"expires_within"}, nil)
+
+// certBuckets are the bounded values of the expires_within label of
+// mosaic_peer_certificates, shortest first: a certificate falls in the
+// first whose bound its time left does not exceed.
+var certBuckets = []struct {
+	label  string
+	within time.Duration
+}{
+	{"1h", time.Hour},
+	{"6h", 6 * time.Hour},
+	{"24h", 24 * time.Hour},
+	{"7d", 7 * 24 * time.Hour},
+}
+
+// The other values of the expires_within label: past every bucket, and
+// past the certificate's end.
+const (
+	bucketLater   = "later"
+	bucketExpired = "expired"
+)
+
+// expiryBucket returns the expires_within label of a certificate with left
+// until it expires. A certificate is valid up to its notAfter inclusive,
+// so it is expired only once left is negative.
+func expiryBucket(left time.Duration) string {
+	if left < 0 {
+		return bucketExpired
+	}
+	for _, b := range certBuckets {
+		if left <= b.within {
+			return b.label
+		}
+	}
+	return bucketLater
+}
+
+// expiryBucketLabels returns every value of the expires_within label.
+func expiryBucketLabels() []string {
+	labels := make([]string, 0, len(certBuckets)+2)
+	for _, b := range certBuckets {
+		labels = append(labels, b.label)
+	}
+	return append(labels, bucketLater, bucketExpired)
+}
+
 // peerRenewalFailures describes the renewal failure metric.
 var peerRenewalFailures = prometheus.NewDesc("mosaic_peer_renewal_failures",
 	"Failed attempts, since the last success, to renew our certificate from an active "+
@@ -289,10 +344,12 @@ var peerRenewalFailures = prometheus.NewDesc("mosaic_peer_renewal_failures",
 // Describe sends the collector's metric descriptions.
 func (c *peerCertCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- peerCertExpiry
+	ch <- peerCertificates
 	ch <- peerRenewalFailures
 }
 
-// Collect lists the peers and sends one gauge per certificate. A listing
+// Collect lists the peers and sends one gauge per certificate, then the
+// count of certificates in every expiry bucket, zero included. A listing
 // failure is sent as an invalid metric, which the handler logs.
 func (c *peerCertCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), peerScrapeTimeout)
@@ -303,15 +360,22 @@ func (c *peerCertCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	now := c.now()
+	inBucket := map[string]int{}
 	for _, p := range peers {
 		if p.CertNotAfter == nil || p.State == mosaic.PeerRevoked {
 			continue
 		}
+		left := p.CertNotAfter.Sub(now)
+		inBucket[expiryBucket(left)]++
 		ch <- prometheus.MustNewConstMetric(peerCertExpiry, prometheus.GaugeValue,
-			p.CertNotAfter.Sub(now).Seconds(), string(p.Role), p.ID)
+			left.Seconds(), string(p.Role), p.ID)
 		if p.Role == mosaic.PeerOutbound && p.State == mosaic.PeerActive {
 			ch <- prometheus.MustNewConstMetric(peerRenewalFailures, prometheus.GaugeValue,
 				float64(p.RenewFailures), p.ID)
 		}
+	}
+	for _, label := range expiryBucketLabels() {
+		ch <- prometheus.MustNewConstMetric(peerCertificates, prometheus.GaugeValue,
+			float64(inBucket[label]), label)
 	}
 }

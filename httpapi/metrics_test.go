@@ -274,6 +274,79 @@ func TestMetricsPeerCertificateExpiry(t *testing.T) {
 	}
 }
 
+func TestMetricsPeerCertificatesByExpiry(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	g := startGatewayOpts(t, gatewayOptions{
+		fed: []httpapi.FederationOption{unlimited}, metricsClock: func() time.Time { return now },
+	})
+
+	// Certificates on either side of each bucket's bound, and peers that
+	// are not counted: a revoked one and one without a certificate.
+	ctx := context.Background()
+	peer := func(name string, role mosaic.PeerRole, state mosaic.PeerState, left time.Duration) {
+		t.Helper()
+		p := &mosaic.Peer{Role: role, CommonName: name + ".example", DisplayName: name,
+			State: state}
+		if role == mosaic.PeerOutbound {
+			p.EndpointURL = "https://" + name + ".example"
+		}
+		if left != 0 {
+			notAfter := now.Add(left)
+			p.CertNotAfter = &notAfter
+		}
+		if err := g.Store.CreatePeer(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const day = 24 * time.Hour
+	out, in, active := mosaic.PeerOutbound, mosaic.PeerInbound, mosaic.PeerActive
+	peer("expired", out, active, -time.Second)
+	peer("half-hour", in, active, 30*time.Minute)
+	peer("one-hour", out, active, time.Hour)
+	peer("two-hours", out, active, 2*time.Hour)
+	peer("six-hours", in, active, 6*time.Hour)
+	peer("half-day", out, active, 12*time.Hour)
+	peer("seven-days", out, active, 7*day)
+	peer("month", in, active, 30*day)
+	peer("revoked", in, mosaic.PeerRevoked, time.Minute)
+	peer("pending", in, mosaic.PeerPending, 0)
+
+	s := g.scrapeMetrics(t)
+	const name = "mosaic_peer_certificates"
+	tests := []struct {
+		bucket string
+		want   float64
+	}{
+		{"1h", 2}, {"6h", 2}, {"24h", 1}, {"7d", 1}, {"later", 1}, {"expired", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.bucket, func(t *testing.T) {
+			m := s.find(name, map[string]string{"expires_within": tc.bucket})
+			if m == nil {
+				t.Fatalf("%s{expires_within=%q} missing", name, tc.bucket)
+			}
+			if got := m.GetGauge().GetValue(); got != tc.want {
+				t.Errorf("%s{expires_within=%q} = %v, want %v", name, tc.bucket, got, tc.want)
+			}
+		})
+	}
+	if fam := s.families[name]; fam == nil || len(fam.GetMetric()) != len(tests) {
+		t.Errorf("%s: want exactly the %d buckets, got %v", name, len(tests), fam)
+	}
+}
+
+func TestMetricsPeerCertificatesWithoutPeers(t *testing.T) {
+	g := startGatewayOpts(t, gatewayOptions{metricsClock: time.Now})
+	s := g.scrapeMetrics(t)
+	for _, bucket := range []string{"1h", "6h", "24h", "7d", "later", "expired"} {
+		labels := map[string]string{"expires_within": bucket}
+		m := s.find("mosaic_peer_certificates", labels)
+		if m == nil || m.GetGauge().GetValue() != 0 {
+			t.Errorf("mosaic_peer_certificates%v = %v, want 0", labels, m)
+		}
+	}
+}
+
 func TestMetricsCountRateLimitHits(t *testing.T) {
 	const limited = "mosaic_rate_limited_total"
 	tests := []struct {
