@@ -28,6 +28,7 @@ const (
 	envCertLifetime   = "MOSAIC_CERT_LIFETIME"
 	envRenewInterval  = "MOSAIC_RENEW_INTERVAL"
 	envRenewOverlap   = "MOSAIC_RENEW_OVERLAP"
+	envSweepInterval  = "MOSAIC_SWEEP_INTERVAL"
 )
 
 // gatewayCmd is "mosaic gateway": run or prepare a gateway.
@@ -56,6 +57,8 @@ func (a *app) gatewayCmd() *cobra.Command {
 		"(two thirds into their life) (env "+envRenewInterval+")")
 	pf.String("renew-overlap", "10m", "how long a peer certificate replaced by a renewal "+
 		"stays accepted (env "+envRenewOverlap+")")
+	pf.String("sweep-interval", gateway.DefaultSweepInterval.String(), "how often to mark "+
+		"grants past their expiry as expired in the database (env "+envSweepInterval+")")
 
 	serve := &cobra.Command{
 		Use:   "serve",
@@ -149,11 +152,12 @@ func (a *app) gatewayConfig(cmd *cobra.Command) (gateway.Config, error) {
 		return gateway.Config{}, fmt.Errorf("--log-level: want debug, info, warn or error")
 	}
 	logger := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-	var durations [3]time.Duration
+	var durations [4]time.Duration
 	for i, d := range []struct{ flag, env string }{
 		{"cert-lifetime", envCertLifetime},
 		{"renew-interval", envRenewInterval},
 		{"renew-overlap", envRenewOverlap},
+		{"sweep-interval", envSweepInterval},
 	} {
 		v, err := time.ParseDuration(a.setting(cmd, d.flag, d.env))
 		if err != nil || v <= 0 {
@@ -172,6 +176,7 @@ func (a *app) gatewayConfig(cmd *cobra.Command) (gateway.Config, error) {
 		CertLifetime:   durations[0],
 		RenewInterval:  durations[1],
 		RenewOverlap:   durations[2],
+		SweepInterval:  durations[3],
 		Logger:         logger,
 		Env:            a.env,
 	}, nil

@@ -88,25 +88,29 @@ func TestGatewayConfigDurations(t *testing.T) {
 	}
 	cfg, err := config(nil)
 	if err != nil || cfg.CertLifetime != 24*time.Hour || cfg.RenewInterval != time.Minute ||
-		cfg.RenewOverlap != 10*time.Minute {
-		t.Fatalf("defaults: %v %v %v, %v", cfg.CertLifetime, cfg.RenewInterval, cfg.RenewOverlap,
-			err)
+		cfg.RenewOverlap != 10*time.Minute || cfg.SweepInterval != 30*time.Second {
+		t.Fatalf("defaults: %v %v %v %v, %v", cfg.CertLifetime, cfg.RenewInterval,
+			cfg.RenewOverlap, cfg.SweepInterval, err)
 	}
 	env := map[string]string{"MOSAIC_CERT_LIFETIME": "30s", "MOSAIC_RENEW_INTERVAL": "1s",
-		"MOSAIC_RENEW_OVERLAP": "2m"}
+		"MOSAIC_RENEW_OVERLAP": "2m", "MOSAIC_SWEEP_INTERVAL": "10s"}
 	cfg, err = config(env)
 	if err != nil || cfg.CertLifetime != 30*time.Second || cfg.RenewInterval != time.Second ||
-		cfg.RenewOverlap != 2*time.Minute {
-		t.Fatalf("environment: %v %v %v, %v", cfg.CertLifetime, cfg.RenewInterval,
-			cfg.RenewOverlap, err)
+		cfg.RenewOverlap != 2*time.Minute || cfg.SweepInterval != 10*time.Second {
+		t.Fatalf("environment: %v %v %v %v, %v", cfg.CertLifetime, cfg.RenewInterval,
+			cfg.RenewOverlap, cfg.SweepInterval, err)
 	}
-	cfg, err = config(env, "--cert-lifetime", "1h", "--renew-interval", "5s")
-	if err != nil || cfg.CertLifetime != time.Hour || cfg.RenewInterval != 5*time.Second {
-		t.Fatalf("flags: %v %v, %v", cfg.CertLifetime, cfg.RenewInterval, err)
+	cfg, err = config(env, "--cert-lifetime", "1h", "--renew-interval", "5s",
+		"--sweep-interval", "2m")
+	if err != nil || cfg.CertLifetime != time.Hour || cfg.RenewInterval != 5*time.Second ||
+		cfg.SweepInterval != 2*time.Minute {
+		t.Fatalf("flags: %v %v %v, %v", cfg.CertLifetime, cfg.RenewInterval, cfg.SweepInterval,
+			err)
 	}
 
 	for _, args := range [][]string{{"--cert-lifetime", "soon"}, {"--renew-interval", "0s"},
-		{"--renew-overlap", "-1m"}} {
+		{"--renew-overlap", "-1m"}, {"--sweep-interval", "0"}, {"--sweep-interval", "-30s"},
+		{"--sweep-interval", "often"}} {
 		line := run(t, nil, "", append([]string{"gateway", "serve"}, args...)...).mustFail(t)
 		if line != args[0]+": want a positive duration such as 90s or 24h" {
 			t.Errorf("%v: error %q", args, line)

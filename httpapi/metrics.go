@@ -56,7 +56,11 @@ type Metrics struct {
 	enrollments *prometheus.CounterVec
 	reads       *prometheus.CounterVec
 	renewals    *prometheus.CounterVec
-	rateLimited prometheus.Counter
+	rateLimited *prometheus.CounterVec
+	// enrollRateLimited is mosaic_enrollment_rate_limited_total, the
+	// enrollment count of rateLimited under its older name, kept so that
+	// dashboards and alerts built on it go on working.
+	enrollRateLimited prometheus.Counter
 }
 
 // MetricsOption configures Metrics.
@@ -81,9 +85,10 @@ func WithMetricsLogger(l *slog.Logger) MetricsOption {
 }
 
 // NewMetrics returns the metrics of one gateway: request counts and
-// latencies of both APIs, enrollments, federated reads, renewals,
-// enrollment rate limit hits, the time left on each peer certificate and
-// the renewal failures of each active outbound peer (read from svc's peers
+// latencies of both APIs, enrollments, federated reads, renewals, rate
+// limit hits by endpoint, the time left on each peer certificate, the
+// peer certificates counted by time to expiry, and the renewal failures of
+// each active outbound peer (read from svc's peers
 // on every scrape; none when svc is nil), and the Go runtime and process
 // collectors.
 func NewMetrics(svc *federation.Service, opts ...MetricsOption) *Metrics {
@@ -97,8 +102,8 @@ func NewMetrics(svc *federation.Service, opts ...MetricsOption) *Metrics {
 	m := newMetricSet()
 	m.log = o.logger.With(slog.String("component", "metrics"))
 	m.reg = prometheus.NewRegistry()
-	m.reg.MustRegister(m.requests, m.durations, m.enrollments, m.reads, m.renewals, m.rateLimited,
-		collectors.NewGoCollector(),
+	m.reg.MustRegister(m.requests, m.durations, m.enrollments, m.reads, m.renewals,
+		m.rateLimited, m.enrollRateLimited, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if svc != nil {
 		m.reg.MustRegister(&peerCertCollector{list: svc.ListPeers, now: o.now})
@@ -134,9 +139,15 @@ func newMetricSet() *Metrics {
 			Help: "Certificate renewal requests served to peers, by outcome (allowed or " +
 				"denied) and reason code (none when allowed); rate-limited ones included.",
 		}, []string{"outcome", "reason"}),
-		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mosaic_rate_limited_total",
+			Help: "Requests refused by the per-address rate limit (429 rate_limited), " +
+				"by endpoint (enrollment or renewal).",
+		}, []string{"endpoint"}),
+		enrollRateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mosaic_enrollment_rate_limited_total",
-			Help: "Enrollment requests refused by the per-address rate limit.",
+			Help: "Enrollment requests refused by the per-address rate limit; kept for " +
+				`compatibility, the same as mosaic_rate_limited_total{endpoint="enrollment"}.`,
 		}),
 	}
 }
@@ -197,10 +208,21 @@ func (m *Metrics) observe(a answered) {
 	}
 }
 
-// rateLimitHit records an enrollment request refused by the rate limit.
-func (m *Metrics) rateLimitHit() {
-	if m != nil {
-		m.rateLimited.Inc()
+// Values of the "endpoint" label of the rate-limit metric: the endpoints
+// that are rate limited.
+const (
+	endpointEnrollment = "enrollment"
+	endpointRenewal    = "renewal"
+)
+
+// rateLimitHit records a request to endpoint refused by the rate limit.
+func (m *Metrics) rateLimitHit(endpoint string) {
+	if m == nil {
+		return
+	}
+	m.rateLimited.WithLabelValues(endpoint).Inc()
+	if endpoint == endpointEnrollment {
+		m.enrollRateLimited.Inc()
 	}
 }
 
@@ -245,8 +267,9 @@ func readResource(path string) string {
 
 // peerCertCollector reports, on every scrape, the time left on the
 // certificate of each peer that has one and is not revoked (the inbound
-// peers' certificates we issued and the outbound ones issued to us), and
-// the renewal failures of each active outbound peer.
+// peers' certificates we issued and the outbound ones issued to us), how
+// many of those certificates expire within each of certBuckets, and the
+// renewal failures of each active outbound peer.
 type peerCertCollector struct {
 	list func(context.Context, mosaic.PeerFilter) ([]*mosaic.Peer, error)
 	now  func() time.Time
@@ -259,6 +282,59 @@ var peerCertExpiry = prometheus.NewDesc("mosaic_peer_certificate_expiry_seconds"
 		"Revoked peers and peers without a certificate are left out.",
 	[]string{"role", "peer_id"}, nil)
 
+// peerCertificates describes the metric of certificates by time to expiry.
+var peerCertificates = prometheus.NewDesc("mosaic_peer_certificates",
+	"Current certificates of peers (both roles; revoked peers and peers without a "+
+		"certificate left out), by how long they have left. The buckets do not "+
+		"accumulate: expires_within 1h counts those with at most an hour left, 6h those "+
+		"with more than 1h and at most 6h, then 24h and 7d likewise, later those with "+
+		"more than 7 days, expired those past their end.",
+	[]string{"expires_within"}, nil)
+
+// certBuckets are the bounded values of the expires_within label of
+// mosaic_peer_certificates, shortest first: a certificate falls in the
+// first whose bound its time left does not exceed.
+var certBuckets = []struct {
+	label  string
+	within time.Duration
+}{
+	{"1h", time.Hour},
+	{"6h", 6 * time.Hour},
+	{"24h", 24 * time.Hour},
+	{"7d", 7 * 24 * time.Hour},
+}
+
+// The other values of the expires_within label: past every bucket, and
+// past the certificate's end.
+const (
+	bucketLater   = "later"
+	bucketExpired = "expired"
+)
+
+// expiryBucket returns the expires_within label of a certificate with left
+// until it expires. A certificate is valid up to its notAfter inclusive,
+// so it is expired only once left is negative.
+func expiryBucket(left time.Duration) string {
+	if left < 0 {
+		return bucketExpired
+	}
+	for _, b := range certBuckets {
+		if left <= b.within {
+			return b.label
+		}
+	}
+	return bucketLater
+}
+
+// expiryBucketLabels returns every value of the expires_within label.
+func expiryBucketLabels() []string {
+	labels := make([]string, 0, len(certBuckets)+2)
+	for _, b := range certBuckets {
+		labels = append(labels, b.label)
+	}
+	return append(labels, bucketLater, bucketExpired)
+}
+
 // peerRenewalFailures describes the renewal failure metric.
 var peerRenewalFailures = prometheus.NewDesc("mosaic_peer_renewal_failures",
 	"Failed attempts, since the last success, to renew our certificate from an active "+
@@ -268,10 +344,12 @@ var peerRenewalFailures = prometheus.NewDesc("mosaic_peer_renewal_failures",
 // Describe sends the collector's metric descriptions.
 func (c *peerCertCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- peerCertExpiry
+	ch <- peerCertificates
 	ch <- peerRenewalFailures
 }
 
-// Collect lists the peers and sends one gauge per certificate. A listing
+// Collect lists the peers and sends one gauge per certificate, then the
+// count of certificates in every expiry bucket, zero included. A listing
 // failure is sent as an invalid metric, which the handler logs.
 func (c *peerCertCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), peerScrapeTimeout)
@@ -282,15 +360,22 @@ func (c *peerCertCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	now := c.now()
+	inBucket := map[string]int{}
 	for _, p := range peers {
 		if p.CertNotAfter == nil || p.State == mosaic.PeerRevoked {
 			continue
 		}
+		left := p.CertNotAfter.Sub(now)
+		inBucket[expiryBucket(left)]++
 		ch <- prometheus.MustNewConstMetric(peerCertExpiry, prometheus.GaugeValue,
-			p.CertNotAfter.Sub(now).Seconds(), string(p.Role), p.ID)
+			left.Seconds(), string(p.Role), p.ID)
 		if p.Role == mosaic.PeerOutbound && p.State == mosaic.PeerActive {
 			ch <- prometheus.MustNewConstMetric(peerRenewalFailures, prometheus.GaugeValue,
 				float64(p.RenewFailures), p.ID)
 		}
+	}
+	for _, label := range expiryBucketLabels() {
+		ch <- prometheus.MustNewConstMetric(peerCertificates, prometheus.GaugeValue,
+			float64(inBucket[label]), label)
 	}
 }

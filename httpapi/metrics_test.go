@@ -274,29 +274,133 @@ func TestMetricsPeerCertificateExpiry(t *testing.T) {
 	}
 }
 
-func TestMetricsCountRateLimitHits(t *testing.T) {
+func TestMetricsPeerCertificatesByExpiry(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
 	g := startGatewayOpts(t, gatewayOptions{
-		fed: []httpapi.FederationOption{
-			httpapi.WithEnrollmentLimit(httpapi.EnrollmentLimit{PerMinute: 1, Burst: 1}),
-		},
-		metricsClock: time.Now,
+		fed: []httpapi.FederationOption{unlimited}, metricsClock: func() time.Time { return now },
 	})
-	c := g.fedClient(t)
-	body := map[string]string{"csrPem": "x"}
-	g.fedDo(t, c, "POST", "/api/federation/enrollment/"+unknownToken, body).
-		wantError(t, 404, "token_not_found")
-	for range 2 {
-		g.fedDo(t, c, "POST", "/api/federation/enrollment/"+unknownToken, body).
-			wantError(t, 429, "rate_limited")
+
+	// Certificates on either side of each bucket's bound, and peers that
+	// are not counted: a revoked one and one without a certificate.
+	ctx := context.Background()
+	peer := func(name string, role mosaic.PeerRole, state mosaic.PeerState, left time.Duration) {
+		t.Helper()
+		p := &mosaic.Peer{Role: role, CommonName: name + ".example", DisplayName: name,
+			State: state}
+		if role == mosaic.PeerOutbound {
+			p.EndpointURL = "https://" + name + ".example"
+		}
+		if left != 0 {
+			notAfter := now.Add(left)
+			p.CertNotAfter = &notAfter
+		}
+		if err := g.Store.CreatePeer(ctx, p); err != nil {
+			t.Fatal(err)
+		}
 	}
+	const day = 24 * time.Hour
+	out, in, active := mosaic.PeerOutbound, mosaic.PeerInbound, mosaic.PeerActive
+	peer("expired", out, active, -time.Second)
+	peer("half-hour", in, active, 30*time.Minute)
+	peer("one-hour", out, active, time.Hour)
+	peer("two-hours", out, active, 2*time.Hour)
+	peer("six-hours", in, active, 6*time.Hour)
+	peer("half-day", out, active, 12*time.Hour)
+	peer("seven-days", out, active, 7*day)
+	peer("month", in, active, 30*day)
+	peer("revoked", in, mosaic.PeerRevoked, time.Minute)
+	peer("pending", in, mosaic.PeerPending, 0)
 
 	s := g.scrapeMetrics(t)
-	if got := s.counter("mosaic_enrollment_rate_limited_total", map[string]string{}); got != 2 {
-		t.Errorf("rate limit hits = %v, want 2", got)
+	const name = "mosaic_peer_certificates"
+	tests := []struct {
+		bucket string
+		want   float64
+	}{
+		{"1h", 2}, {"6h", 2}, {"24h", 1}, {"7d", 1}, {"later", 1}, {"expired", 1},
 	}
-	denied := map[string]string{"outcome": "denied", "reason": "rate_limited"}
-	if got := s.counter("mosaic_enrollments_total", denied); got != 2 {
-		t.Errorf("enrollments%v = %v, want 2", denied, got)
+	for _, tc := range tests {
+		t.Run(tc.bucket, func(t *testing.T) {
+			m := s.find(name, map[string]string{"expires_within": tc.bucket})
+			if m == nil {
+				t.Fatalf("%s{expires_within=%q} missing", name, tc.bucket)
+			}
+			if got := m.GetGauge().GetValue(); got != tc.want {
+				t.Errorf("%s{expires_within=%q} = %v, want %v", name, tc.bucket, got, tc.want)
+			}
+		})
+	}
+	if fam := s.families[name]; fam == nil || len(fam.GetMetric()) != len(tests) {
+		t.Errorf("%s: want exactly the %d buckets, got %v", name, len(tests), fam)
+	}
+}
+
+func TestMetricsPeerCertificatesWithoutPeers(t *testing.T) {
+	g := startGatewayOpts(t, gatewayOptions{metricsClock: time.Now})
+	s := g.scrapeMetrics(t)
+	for _, bucket := range []string{"1h", "6h", "24h", "7d", "later", "expired"} {
+		labels := map[string]string{"expires_within": bucket}
+		m := s.find("mosaic_peer_certificates", labels)
+		if m == nil || m.GetGauge().GetValue() != 0 {
+			t.Errorf("mosaic_peer_certificates%v = %v, want 0", labels, m)
+		}
+	}
+}
+
+func TestMetricsCountRateLimitHits(t *testing.T) {
+	const limited = "mosaic_rate_limited_total"
+	tests := []struct {
+		name      string
+		path      string
+		firstCode string // the answer before the source is over its limit
+		status    int
+		counter   string // the endpoint's own counter, by outcome and reason
+	}{
+		{"enrollment", "/api/federation/enrollment/" + unknownToken, "token_not_found",
+			http.StatusNotFound, "mosaic_enrollments_total"},
+		{"renewal", renewPath, "client_certificate_required", http.StatusUnauthorized,
+			"mosaic_renewals_total"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGatewayOpts(t, gatewayOptions{
+				fed: []httpapi.FederationOption{
+					httpapi.WithEnrollmentLimit(httpapi.EnrollmentLimit{PerMinute: 1, Burst: 1}),
+				},
+				metricsClock: time.Now,
+			})
+			c := g.fedClient(t)
+			body := map[string]string{"csrPem": "x"}
+			g.fedDo(t, c, "POST", tc.path, body).wantError(t, tc.status, tc.firstCode)
+			for range 2 {
+				g.fedDo(t, c, "POST", tc.path, body).wantError(t, 429, "rate_limited")
+			}
+
+			s := g.scrapeMetrics(t)
+			for _, endpoint := range []string{"enrollment", "renewal"} {
+				want := 0.0
+				if endpoint == tc.name {
+					want = 2
+				}
+				labels := map[string]string{"endpoint": endpoint}
+				if got := s.counter(limited, labels); got != want {
+					t.Errorf("%s%v = %v, want %v", limited, labels, got, want)
+				}
+			}
+			// The older enrollment-only counter goes on counting enrollments.
+			wantOld := 0.0
+			if tc.name == "enrollment" {
+				wantOld = 2
+			}
+			old := "mosaic_enrollment_rate_limited_total"
+			if got := s.counter(old, map[string]string{}); got != wantOld {
+				t.Errorf("%s = %v, want %v", old, got, wantOld)
+			}
+			denied := map[string]string{"outcome": "denied", "reason": "rate_limited"}
+			if got := s.counter(tc.counter, denied); got != 2 {
+				t.Errorf("%s%v = %v, want %v", tc.counter, denied, got, 2)
+			}
+		})
 	}
 }
 

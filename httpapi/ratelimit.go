@@ -269,7 +269,7 @@ func sourceKey(remoteAddr string) string {
 // window). Every request under the enrollment path counts, whatever its
 // method or form.
 func (s *server) limitEnrollment(l *limiter, next http.Handler) http.Handler {
-	return s.limitPath(l, federation.IsEnrollmentPath, "enrollment", s.metrics.rateLimitHit, next)
+	return s.limitPath(l, federation.IsEnrollmentPath, endpointEnrollment, next)
 }
 
 // limitRenewal refuses a renewal request of a source over its rate limit,
@@ -278,13 +278,14 @@ func (s *server) limitEnrollment(l *limiter, next http.Handler) http.Handler {
 // Every request to the renewal path counts, whatever its method.
 func (s *server) limitRenewal(l *limiter, next http.Handler) http.Handler {
 	isRenewal := func(p string) bool { return p == federation.RenewPath }
-	return s.limitPath(l, isRenewal, "renewal", func() {}, next)
+	return s.limitPath(l, isRenewal, endpointRenewal, next)
 }
 
 // limitPath refuses a request whose path matches, from a source over its
-// rate limit in l, with 429 "rate_limited" and a Retry-After, and calls hit
-// for each refusal. A nil l limits nothing.
-func (s *server) limitPath(l *limiter, match func(string) bool, what string, hit func(),
+// rate limit in l, with 429 "rate_limited" and a Retry-After, and counts
+// each refusal in the rate-limit metric under endpoint, which also names
+// the requests in the answer. A nil l limits nothing.
+func (s *server) limitPath(l *limiter, match func(string) bool, endpoint string,
 	next http.Handler) http.Handler {
 	if l == nil {
 		return next
@@ -299,10 +300,10 @@ func (s *server) limitPath(l *limiter, match func(string) bool, what string, hit
 			next.ServeHTTP(w, r)
 			return
 		}
-		hit()
+		s.metrics.rateLimitHit(endpoint)
 		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(wait)))
 		writeErrorBody(w, r, http.StatusTooManyRequests, "rate_limited",
-			"too many "+what+" requests from this address, try again later")
+			"too many "+endpoint+" requests from this address, try again later")
 	})
 }
 

@@ -114,8 +114,8 @@ type federationOptions struct {
 }
 
 // WithFederationMetrics makes the federation API record its requests,
-// enrollments, reads and rate-limit hits into m. Without it, it records
-// none.
+// enrollments, reads, renewals and rate-limit hits into m. Without it, it
+// records none.
 func WithFederationMetrics(m *Metrics) FederationOption {
 	return func(o *federationOptions) { o.metrics = m }
 }
