@@ -60,7 +60,10 @@ type ResourceStore interface {
 	CreateCredential(ctx context.Context, c *Credential) error
 
 	// ReadPage returns one page of a resource as seen by one user, in id
-	// order, for the admin listings and federated reads alike.
+	// order, for the admin listings and federated reads alike. The page
+	// reflects every change committed before the call; the values its
+	// items point to may be shared with other callers and must not be
+	// changed (the slice itself is the caller's).
 	ReadPage(ctx context.Context, q PageQuery) (*Page, error)
 }
 

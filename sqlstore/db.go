@@ -32,6 +32,8 @@ type DB struct {
 	writeStmts, readStmts *stmtCache
 	// audits groups concurrent audit appends into shared transactions.
 	audits auditBatcher
+	// pages caches pages of resources by data version.
+	pages *pageCache
 }
 
 var _ mosaic.Store = (*DB)(nil)
@@ -115,7 +117,7 @@ func open(ctx context.Context, pool, reads *sql.DB, d *dialect) (*DB, error) {
 	if err := migrate(ctx, provider); err != nil {
 		return nil, err
 	}
-	db := &DB{pool: pool, reads: reads, d: d, migrations: provider}
+	db := &DB{pool: pool, reads: reads, d: d, migrations: provider, pages: newPageCache()}
 	if err := db.chainExistingAudit(ctx); err != nil {
 		return nil, err
 	}

@@ -126,14 +126,14 @@ func TestPostgresConcurrentOpen(t *testing.T) {
 	}
 
 	raw := rawPostgres(t, dbURL)
-	want := "0 true\n1 true\n2 true\n3 true\n4 true\n5 true\n"
+	want := appliedVersions(schemaVersion)
 	if got := gooseVersions(t, raw); got != want {
 		t.Fatalf("goose_db_version rows:\n%swant\n%s", got, want)
 	}
 	for i, db := range dbs {
 		v, err := db.SchemaVersion(t.Context())
-		if err != nil || v != 5 {
-			t.Fatalf("store %d: schema version %d, %v; want 5", i, v, err)
+		if err != nil || v != schemaVersion {
+			t.Fatalf("store %d: schema version %d, %v; want %d", i, v, err, schemaVersion)
 		}
 	}
 
@@ -172,7 +172,7 @@ func TestPostgresReopen(t *testing.T) {
 	if after := pgSchema(t, raw); after != before {
 		t.Fatalf("reopening changed the schema:\n%s\nwas\n%s", after, before)
 	}
-	if got := gooseVersions(t, raw); got != "0 true\n1 true\n2 true\n3 true\n4 true\n5 true\n" {
+	if got := gooseVersions(t, raw); got != appliedVersions(schemaVersion) {
 		t.Fatalf("goose_db_version rows after reopening:\n%s", got)
 	}
 }
@@ -187,10 +187,11 @@ func TestPostgresSchemaNewerThanBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A later build applied migration 6.
+	// A later build applied the next migration.
 	raw := rawPostgres(t, dbURL)
 	_, err = raw.ExecContext(t.Context(),
-		`INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, true)`)
+		`INSERT INTO goose_db_version (version_id, is_applied) VALUES ($1, true)`,
+		schemaVersion+1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,13 +202,14 @@ func TestPostgresSchemaNewerThanBuild(t *testing.T) {
 		_ = db.Close()
 		t.Fatal("OpenPostgres accepted a database newer than this build")
 	}
-	if !errors.Is(err, sqlstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), "version 6") {
-		t.Fatalf("OpenPostgres error %q, want ErrSchemaTooNew naming version 6", err)
+	newer := fmt.Sprintf("version %d", schemaVersion+1)
+	if !errors.Is(err, sqlstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), newer) {
+		t.Fatalf("OpenPostgres error %q, want ErrSchemaTooNew naming %s", err, newer)
 	}
 	if after := pgSchema(t, raw); after != before {
 		t.Fatalf("refused open changed the schema:\n%s\nwas\n%s", after, before)
 	}
-	want := "0 true\n1 true\n2 true\n3 true\n4 true\n5 true\n6 true\n"
+	want := appliedVersions(schemaVersion + 1)
 	if got := gooseVersions(t, raw); got != want {
 		t.Fatalf("goose_db_version rows:\n%swant\n%s", got, want)
 	}

@@ -2,9 +2,11 @@ package sqlstore_test
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/mosaicgw/mosaic/sqlstore"
@@ -12,7 +14,17 @@ import (
 )
 
 // schemaVersion is the newest migration of this build.
-const schemaVersion = 5
+const schemaVersion = 6
+
+// appliedVersions is what goose_db_version lists after migrations up to
+// n: "version is_applied" lines from goose's own row 0.
+func appliedVersions(n int) string {
+	var b strings.Builder
+	for v := range n + 1 {
+		fmt.Fprintf(&b, "%d true\n", v)
+	}
+	return b.String()
+}
 
 func TestProbeSQLite(t *testing.T) {
 	ctx := t.Context()

@@ -51,6 +51,10 @@ const (
 		RETURNING created_at, updated_at`
 )
 
+// The data version (migration 6), which pages read from the cache must
+// still be at.
+const sqlDataVersion = `SELECT version FROM data_version WHERE id = 1`
+
 // Pages: keyset pagination by id. The "all" statements take (after, since,
 // limit); the "of" statements take the user id(s) first. since is unix
 // milliseconds, math.MinInt64 when the caller set none.
@@ -184,8 +188,8 @@ const (
 const (
 	peerRenewCols = `renew_next_at, renew_failures, renew_last_error`
 
-	sqlGrantCert = `SELECT cert_serial, cert_not_after, prev_cert_serial, prev_serial_until
-		FROM grants WHERE id = ?`
+	grantCertCols = `cert_serial, cert_not_after, prev_cert_serial, prev_serial_until`
+	sqlGrantCert  = `SELECT ` + grantCertCols + ` FROM grants WHERE id = ?`
 
 	// (serial, not after, presented, presented, overlap until, at, grant id,
 	// peer id, current, presented, presented, at). SET reads the row as it
@@ -341,17 +345,31 @@ const (
 	sqlReplaceSetting = `UPDATE settings SET value = ? WHERE name = ? AND value = ?`
 )
 
+// sqlGrantAccess reads a grant, its certificate state and its peer's
+// state and common name in one statement: (grant id).
+var sqlGrantAccess = `SELECT ` + prefixCols("g.", grantCols+`, `+grantCertCols) +
+	`, p.state, p.common_name FROM grants g JOIN peers p ON p.id = g.peer_id WHERE g.id = ?`
+
+// prefixCols qualifies each column of a comma-separated list with prefix.
+func prefixCols(prefix, cols string) string {
+	names := strings.Split(cols, ",")
+	for i, n := range names {
+		names[i] = prefix + strings.TrimSpace(n)
+	}
+	return strings.Join(names, ", ")
+}
+
 // The statements a dialect that prepares (see dialect.prepare) prepares
 // once when the store opens: those of federated reads, enrollment,
 // renewal and every audit write, on the pool each runs on. Others run
 // unprepared.
 var (
 	preparedReads = []string{
-		sqlFindGrant, sqlGrantCertSerial, sqlGrantCert, sqlFindPeer, sqlPeerRole,
+		sqlFindGrant, sqlGrantCertSerial, sqlGrantCert, sqlGrantAccess, sqlFindPeer, sqlPeerRole,
 		sqlFindToken, sqlTokenReplaces, sqlFindUser, sqlGetKey, sqlGetSetting,
 		sqlTaskPageAll, sqlTaskPageOf, sqlNotePageAll, sqlNotePageOf,
 		sqlCredPageAll, sqlCredPageOf, sqlUserPageAll, sqlUserPageOf,
-		sqlTeamPageAll, sqlTeamPageOf,
+		sqlTeamPageAll, sqlTeamPageOf, sqlDataVersion,
 	}
 	preparedWrites = []string{
 		sqlFindGrant, sqlGrantCert, sqlFindPeer,

@@ -81,8 +81,10 @@ var pageReaders = map[mosaic.Resource]pageReader{
 // the tasks, notes and credentials they own, the teams they belong to and
 // the users who share a team with them (themselves included). An empty
 // UserID reads every row. Credentials carry metadata only. A page holds at
-// most mosaic.MaxRowsPerQuery rows. An unknown resource is KindNotFound
-// "unknown_resource"; a limit below 1 is KindInvalid.
+// most mosaic.MaxRowsPerQuery rows. Pages come from a cache while the data
+// has not changed since they were read (see pageCache): the values their
+// items point to are shared and must not be changed. An unknown resource
+// is KindNotFound "unknown_resource"; a limit below 1 is KindInvalid.
 func (db *DB) ReadPage(ctx context.Context, q mosaic.PageQuery) (*mosaic.Page, error) {
 	pr, ok := pageReaders[q.Resource]
 	if !ok {
@@ -96,6 +98,16 @@ func (db *DB) ReadPage(ctx context.Context, q mosaic.PageQuery) (*mosaic.Page, e
 	since := int64(math.MinInt64)
 	if q.Since != nil {
 		since = q.Since.UnixMilli()
+	}
+
+	// A page cached at the current data version is the page.
+	version, err := db.dataVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key := pageKey(q, size)
+	if page := db.pages.get(key, version); page != nil {
+		return page, nil
 	}
 
 	// Ask for one row more than the page holds: its presence says there is
@@ -122,6 +134,7 @@ func (db *DB) ReadPage(ctx context.Context, q mosaic.PageQuery) (*mosaic.Page, e
 		page.Items = items[:size]
 		page.Next = itemID(items[size-1])
 	}
+	db.pages.put(key, version, page)
 	return page, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,8 +89,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 	for i := range 2 {
 		db := openSQLite(t, path)
 		v, err := db.SchemaVersion(t.Context())
-		if err != nil || v != 5 {
-			t.Fatalf("reopen %d: schema version %d, %v; want 5", i, v, err)
+		if err != nil || v != schemaVersion {
+			t.Fatalf("reopen %d: schema version %d, %v; want %d", i, v, err, schemaVersion)
 		}
 		if _, err := db.FindUser(t.Context(), u.ID); err != nil {
 			t.Fatalf("reopen %d: user lost: %v", i, err)
@@ -110,10 +111,10 @@ func TestSchemaNewerThanBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A later build applied migration 6.
+	// A later build applied the next migration.
 	raw := rawDB(t, path)
 	_, err = raw.ExecContext(t.Context(),
-		`INSERT INTO goose_db_version (version_id, is_applied) VALUES (6, 1)`)
+		`INSERT INTO goose_db_version (version_id, is_applied) VALUES (?, 1)`, schemaVersion+1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,16 +125,18 @@ func TestSchemaNewerThanBuild(t *testing.T) {
 		_ = db.Close()
 		t.Fatal("OpenSQLite accepted a database newer than this build")
 	}
-	if !errors.Is(err, sqlstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), "version 6") {
-		t.Fatalf("OpenSQLite error %q, want ErrSchemaTooNew naming version 6", err)
+	newer := fmt.Sprintf("version %d", schemaVersion+1)
+	if !errors.Is(err, sqlstore.ErrSchemaTooNew) || !strings.Contains(err.Error(), newer) {
+		t.Fatalf("OpenSQLite error %q, want ErrSchemaTooNew naming %s", err, newer)
 	}
 	if after := schema(t, raw); after != before {
 		t.Fatalf("refused open changed the schema:\n%s\nwas\n%s", after, before)
 	}
 	var n int
 	err = raw.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM goose_db_version`).Scan(&n)
-	if err != nil || n != 7 {
-		t.Fatalf("goose_db_version has %d rows (%v), want 7 (0 to 6)", n, err)
+	if err != nil || n != schemaVersion+2 {
+		t.Fatalf("goose_db_version has %d rows (%v), want %d (0 to %d)", n, err,
+			schemaVersion+2, schemaVersion+1)
 	}
 }
 
