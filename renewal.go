@@ -32,6 +32,11 @@ type RenewalStore interface {
 	// GrantCert returns the certificate state of a grant, or
 	// KindNotFound.
 	GrantCert(ctx context.Context, grantID string) (*GrantCert, error)
+	// GrantAccess returns, in one read, what authorizing a request made
+	// with a grant's certificate needs: the grant, its certificate state
+	// and its peer's state and common name. An unknown grant is
+	// KindNotFound.
+	GrantAccess(ctx context.Context, grantID string) (*GrantAccess, error)
 	// RenewGrantCert replaces a grant's current certificate with a renewed
 	// one: the grant's serial moves from r.CurrentSerial to r.CertSerial,
 	// the serial presented becomes the previous one, accepted until
@@ -78,6 +83,16 @@ type GrantCert struct {
 	// it is accepted until PrevUntil.
 	PrevSerial string
 	PrevUntil  *time.Time
+}
+
+// GrantAccess is a grant as a request that speaks for it is authorized:
+// the grant, its certificate state, and the state and common name of its
+// peer (Grant.PeerID), read together.
+type GrantAccess struct {
+	Grant          *Grant
+	Cert           *GrantCert
+	PeerState      PeerState
+	PeerCommonName string
 }
 
 // Accepts reports whether a certificate with serial may speak for the

@@ -143,8 +143,9 @@ type authenticated struct {
 	serial string
 	id     mosaic.Identity
 	grant  *mosaic.Grant
-	peer   *mosaic.Peer
 	cert   *mosaic.GrantCert
+	// peerCN is the common name of the grant's peer.
+	peerCN string
 }
 
 // authenticate verifies the certificates a client presented and checks the
@@ -183,13 +184,14 @@ func (s *Service) authenticate(ctx context.Context, certs []*x509.Certificate,
 // same peer does not supersede it (the peer row shows the latest one).
 func (s *Service) checkGrant(ctx context.Context, who *authenticated,
 	ev *mosaic.AuditEvent) error {
-	g, err := s.cfg.Store.FindGrant(ctx, who.id.GrantID)
+	access, err := s.cfg.Store.GrantAccess(ctx, who.id.GrantID)
 	if mosaic.IsKind(err, mosaic.KindNotFound) {
 		return forbidden("grant_not_found", "no grant for this certificate")
 	}
 	if err != nil {
 		return err
 	}
+	g, cert := access.Grant, access.Cert
 	ev.PeerID = g.PeerID
 	if g.UserID != who.id.SubjectUserID {
 		return forbidden("identity_invalid", "certificate identity: subject is not the grant's")
@@ -197,22 +199,13 @@ func (s *Service) checkGrant(ctx context.Context, who *authenticated,
 	if err := s.checkActive(g); err != nil {
 		return err
 	}
-
-	p, err := s.cfg.Store.FindPeer(ctx, g.PeerID)
-	if err != nil {
-		return err
-	}
-	if p.State != mosaic.PeerActive {
-		return forbidden("peer_not_active", "peer is %s", p.State)
-	}
-	cert, err := s.cfg.Store.GrantCert(ctx, g.ID)
-	if err != nil {
-		return err
+	if access.PeerState != mosaic.PeerActive {
+		return forbidden("peer_not_active", "peer is %s", access.PeerState)
 	}
 	if !cert.Accepts(who.serial, s.now()) {
 		return forbidden("serial_superseded", "certificate is not the grant's current one")
 	}
-	who.grant, who.peer, who.cert = g, p, cert
+	who.grant, who.cert, who.peerCN = g, cert, access.PeerCommonName
 	return nil
 }
 

@@ -88,7 +88,7 @@ func (s *Service) renew(ctx context.Context, in RenewInput, ev *mosaic.AuditEven
 	id := mosaic.Identity{GrantID: who.grant.ID, SubjectUserID: who.grant.UserID}
 	ic, err := s.cfg.CA.Sign(ctx, mosaic.SignRequest{
 		CSR:        csr,
-		CommonName: who.peer.CommonName,
+		CommonName: who.peerCN,
 		Identity:   id,
 		Lifetime:   s.cfg.CertLifetime,
 	})
@@ -149,7 +149,7 @@ func (s *Service) replaceCert(ctx context.Context, who *authenticated, cert *x50
 	allowed.Time, allowed.Status, allowed.Outcome = now, http.StatusOK, mosaic.OutcomeAllowed
 	err := s.cfg.Store.RenewGrantCert(ctx, mosaic.GrantRenewal{
 		GrantID:         who.grant.ID,
-		PeerID:          who.peer.ID,
+		PeerID:          who.grant.PeerID,
 		PresentedSerial: who.serial,
 		CurrentSerial:   who.cert.Serial,
 		CertPEM:         certPEM,
@@ -166,7 +166,7 @@ func (s *Service) replaceCert(ctx context.Context, who *authenticated, cert *x50
 	s.log.InfoContext(ctx, "peer certificate renewed",
 		slog.String(logRequestID, ev.RequestID),
 		slog.String(logGrantID, who.grant.ID),
-		slog.String(logPeerID, who.peer.ID),
+		slog.String(logPeerID, who.grant.PeerID),
 		slog.String(logSerial, pki.SerialHex(cert)),
 		slog.String("replaced_serial", who.serial),
 		slog.Time("not_after", cert.NotAfter.UTC()),

@@ -155,11 +155,16 @@ func (db *DB) ListGrants(ctx context.Context, f mosaic.GrantFilter) ([]*mosaic.G
 
 func scanGrant(s scanner) (*mosaic.Grant, error) {
 	var g mosaic.Grant
-	err := s.Scan(&g.ID, &g.UserID, &g.PeerID, scopeJSON{&g.Scope}, &g.Status,
+	err := s.Scan(grantDest(&g)...)
+	return &g, err
+}
+
+// grantDest returns the scan targets of grantCols.
+func grantDest(g *mosaic.Grant) []any {
+	return []any{&g.ID, &g.UserID, &g.PeerID, scopeJSON{&g.Scope}, &g.Status,
 		msTime{&g.CreatedAt}, msTime{&g.UpdatedAt},
 		nullTime{&g.ActivatedAt}, nullTime{&g.ExpiresAt}, nullTime{&g.RevokedAt},
-		&g.RevokedReason)
-	return &g, err
+		&g.RevokedReason}
 }
 
 // RevokeGrant moves a pending or active grant to revoked at the given time

@@ -98,6 +98,21 @@ func (db *DB) GrantCert(ctx context.Context, grantID string) (*mosaic.GrantCert,
 	return &c, nil
 }
 
+// GrantAccess returns a grant, its certificate state and its peer's state
+// and common name, read in one statement, or KindNotFound
+// "grant_not_found".
+func (db *DB) GrantAccess(ctx context.Context, grantID string) (*mosaic.GrantAccess, error) {
+	var g mosaic.Grant
+	a := &mosaic.GrantAccess{Grant: &g, Cert: &mosaic.GrantCert{}}
+	c := a.Cert
+	dest := append(grantDest(&g), &c.Serial, nullTime{&c.NotAfter}, &c.PrevSerial,
+		nullTime{&c.PrevUntil}, &a.PeerState, &a.PeerCommonName)
+	if err := db.read().queryRow(ctx, sqlGrantAccess, grantID).Scan(dest...); err != nil {
+		return nil, db.notFound("grant access", err, errGrantNotFound)
+	}
+	return a, nil
+}
+
 // RenewGrantCert replaces a grant's certificate with a renewed one, in one
 // transaction: the grant's serial, notAfter and overlap, the inbound peer's
 // certificate, and the allowed audit event. A grant that is no longer

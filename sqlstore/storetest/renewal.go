@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -273,4 +274,40 @@ func testReenrollment(t *testing.T, s mosaic.Store) {
 	if got, _ := s.FindToken(ctx, tok2.Hash); got.UsedAt != nil {
 		t.Fatal("lost re-enrollment used its token")
 	}
+}
+
+// testGrantAccess checks that GrantAccess reads what FindGrant, GrantCert
+// and FindPeer read, at each step of a grant's life.
+func testGrantAccess(t *testing.T, s mosaic.Store) {
+	ctx := t.Context()
+	wantSame := func(t *testing.T, step, grantID string) {
+		t.Helper()
+		got, err := s.GrantAccess(ctx, grantID)
+		must(t, err)
+		g, err := s.FindGrant(ctx, grantID)
+		must(t, err)
+		p, err := s.FindPeer(ctx, g.PeerID)
+		must(t, err)
+		if !reflect.DeepEqual(got.Grant, g) || !reflect.DeepEqual(got.Cert, grantCert(t, s, grantID)) ||
+			got.PeerState != p.State || got.PeerCommonName != p.CommonName {
+			t.Fatalf("%s: GrantAccess = %+v %+v %s %q, want %+v %+v %s %q", step,
+				got.Grant, got.Cert, got.PeerState, got.PeerCommonName,
+				g, grantCert(t, s, grantID), p.State, p.CommonName)
+		}
+	}
+	pending := newEnrollment(t, s, time.Minute)
+	wantSame(t, "pending", pending.grant.ID)
+
+	e, a := activeEnrollment(t, s)
+	wantSame(t, "active", e.grant.ID)
+	at := time.Date(2030, 6, 2, 12, 0, 0, 0, time.UTC)
+	must(t, s.RenewGrantCert(ctx, e.renewal(a.CertSerial, a.CertSerial, at)))
+	wantSame(t, "renewed", e.grant.ID)
+	_, err := s.RevokeGrant(ctx, e.grant.ID, "done", time.Time{}, &mosaic.AuditEvent{
+		Verb: mosaic.VerbRevoke, Status: 200, Outcome: mosaic.OutcomeAllowed})
+	must(t, err)
+	wantSame(t, "revoked", e.grant.ID)
+
+	_, err = s.GrantAccess(ctx, mosaic.NewID())
+	wantErr(t, err, mosaic.KindNotFound, "grant_not_found")
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) mosaic.Store) {
 		{"ActivateGrant", testActivateGrant},
 		{"ActivateGrantRefused", testActivateGrantRefused},
 		{"ActivateExpiredGrant", testActivateExpiredGrant},
+		{"GrantAccess", testGrantAccess},
 		{"RenewGrantCert", testRenewGrantCert},
 		{"RenewGrantCertRefused", testRenewGrantCertRefused},
 		{"RenewGrantCertConcurrent", testRenewGrantCertConcurrent},
