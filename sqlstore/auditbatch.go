@@ -2,9 +2,14 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/sqlstore/auditchain"
 )
 
 // maxAuditBatch bounds the audit events one group commit writes.
@@ -81,19 +86,13 @@ func (b *auditBatcher) append(ctx context.Context, db *DB, ev *mosaic.AuditEvent
 // written again in a transaction of its own, so that one event the
 // database refuses does not take the others down with it.
 func (db *DB) writeAuditBatch(ctx context.Context, batch []*auditJob) {
-	rows := make([]auditRow, len(batch))
-	err := db.inTx(ctx, "append audit", func(r runner) error {
+	var rows []auditRow
+	err := db.inTx(ctx, "append audit", func(r runner) (err error) {
 		if err := db.lockAuditChain(ctx, r); err != nil {
 			return err
 		}
-		for i, j := range batch {
-			row, err := db.insertAuditLocked(ctx, r, j.ev)
-			if err != nil {
-				return err
-			}
-			rows[i] = row
-		}
-		return nil
+		rows, err = db.insertAuditBatch(ctx, r, batch)
+		return err
 	})
 	if err == nil {
 		for i, j := range batch {
@@ -108,4 +107,110 @@ func (db *DB) writeAuditBatch(ctx context.Context, batch []*auditJob) {
 	for _, j := range batch {
 		db.writeAuditBatch(ctx, []*auditJob{j})
 	}
+}
+
+// insertAuditBatch appends the batch's events to the chain in r, a
+// transaction that holds the chain lock, with one statement to learn the
+// newest hash, one to take ids and the database clock, and one insert:
+// under the lock nothing else appends, so each row's id, and so its hash,
+// is known before it is written. It returns what each row was given.
+func (db *DB) insertAuditBatch(ctx context.Context, r runner,
+	batch []*auditJob) ([]auditRow, error) {
+	var newest sql.NullString
+	err := r.queryRow(ctx, sqlNewestAuditHash).Scan(&newest)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, db.fail("append audit: newest hash", err, nil)
+	}
+	ids, now, err := db.d.auditIDs(ctx, r, len(batch))
+	if err != nil {
+		return nil, db.fail("append audit: ids", err, nil)
+	}
+
+	prev := newest.String
+	rows := make([]auditRow, len(batch))
+	args := make([]any, 0, len(batch)*auditInsertCols)
+	for i, j := range batch {
+		ev := *j.ev
+		ev.ID, ev.Time = ids[i], fromMillis(now)
+		if !j.ev.Time.IsZero() {
+			ev.Time = fromMillis(j.ev.Time.UnixMilli())
+		}
+		hash := auditchain.Hash(prev, &ev)
+		args = append(args, ev.ID, ev.Time.UnixMilli(), ev.RequestID, ev.PeerID, ev.GrantID,
+			ev.SubjectUserID, ev.Verb, ev.Resource, ev.Status, ev.Outcome, ev.Reason, ev.Rows,
+			ev.SourceAddr, ev.TokenHashPrefix, ev.CertSerial, prev, hash)
+		rows[i] = auditRow{id: ev.ID, at: ev.Time}
+		prev = hash
+	}
+	if _, err := r.exec(ctx, db.auditInsert(len(batch)), args...); err != nil {
+		return nil, db.fail("append audit", err, nil)
+	}
+	return rows, nil
+}
+
+// auditInsertCols is how many values each row of auditInsert takes.
+const auditInsertCols = 17
+
+// auditInsert returns the statement that inserts n audit rows with their
+// ids and hashes.
+func (db *DB) auditInsert(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit_events (id, occurred_at, request_id, peer_id, grant_id,
+		subject_user_id, verb, resource, status, outcome, reason, row_count, source_addr,
+		token_hash_prefix, cert_serial, prev_hash, hash)`)
+	b.WriteString(db.d.overrideIdentity)
+	b.WriteString(" VALUES ")
+	row := "(" + strings.Repeat("?, ", auditInsertCols-1) + "?)"
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// sqliteAuditIDs allocates n audit ids after the largest one
+// AUTOINCREMENT ever handed out: the transaction holds the write lock, so
+// they stay free until it commits, and inserting them moves
+// sqlite_sequence on.
+func sqliteAuditIDs(ctx context.Context, r runner, n int) ([]int64, int64, error) {
+	var last, now int64
+	err := r.queryRow(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence
+		WHERE name = 'audit_events'), 0), {{now}}`).Scan(&last, &now)
+	if err != nil {
+		return nil, 0, err
+	}
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = last + int64(i) + 1
+	}
+	return ids, now, nil
+}
+
+// postgresAuditIDs takes n values of audit_events' identity sequence, in
+// increasing order.
+func postgresAuditIDs(ctx context.Context, r runner, n int) ([]int64, int64, error) {
+	rows, err := r.query(ctx, `SELECT nextval(pg_get_serial_sequence('audit_events', 'id')),
+		{{now}} FROM generate_series(1, ?) ORDER BY 1`, n)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, n)
+	var now int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id, &now); err != nil {
+			return nil, 0, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if len(ids) != n {
+		return nil, 0, fmt.Errorf("took %d audit ids, want %d", len(ids), n)
+	}
+	return ids, now, nil
 }

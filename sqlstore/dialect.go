@@ -64,6 +64,12 @@ type dialect struct {
 	// write transactions being serialised already (SQLite takes its write
 	// lock when such a transaction begins).
 	lockAuditChain string
+	// auditIDs takes n ids for new audit rows, in increasing order, in a
+	// transaction that holds the chain lock, and reads the database clock
+	// (unix milliseconds); overrideIdentity is what an INSERT that gives
+	// audit_events ids of its own needs after its column list.
+	auditIDs         func(ctx context.Context, r runner, n int) ([]int64, int64, error)
+	overrideIdentity string
 	// writeWait, when set, bounds how long a write transaction may wait to
 	// begin, the writer connection included (see DB.beginTx).
 	writeWait time.Duration
@@ -83,6 +89,7 @@ var sqliteDialect = &dialect{
 	migrations: "sqlite",
 	nowMillis:  "CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)",
 	classify:   classifySQLite,
+	auditIDs:   sqliteAuditIDs,
 	prepare:    true,
 	writeWait:  busyTimeout,
 }
@@ -100,6 +107,9 @@ var postgresDialect = &dialect{
 
 	migrationLock:  advisoryLocker{id: lock.DefaultLockID, wait: migrationLockWait},
 	lockAuditChain: "SELECT pg_advisory_xact_lock(" + auditChainLockID + ")",
+
+	auditIDs:         postgresAuditIDs,
+	overrideIdentity: " OVERRIDING SYSTEM VALUE",
 }
 
 // auditChainLockID is the key of the PostgreSQL advisory lock that

@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,6 +47,7 @@ func RunAuditChain(t *testing.T, open func(t *testing.T) *ChainEnv) {
 		{"EveryWriteChained", testEveryWriteChained},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"RefusedEventAlone", testRefusedEventAlone},
+		{"ConcurrentAppendsAsStored", testConcurrentAppendsAsStored},
 		{"Tampering", testTampering},
 		{"ScanSince", testScanSince},
 		{"ExistingRowsChained", testExistingRowsChained},
@@ -222,6 +224,56 @@ func testRefusedEventAlone(t *testing.T, open func(t *testing.T) *ChainEnv) {
 		ids[events[i].ID] = true
 	}
 	wantIntact(t, s, n-1)
+}
+
+// testConcurrentAppendsAsStored appends events with every kind of value at
+// once, so that they share transactions: each event's id and time must be
+// those of its row, the row must hold exactly its values, and the chain
+// must verify.
+func testConcurrentAppendsAsStored(t *testing.T, open func(t *testing.T) *ChainEnv) {
+	s := open(t).Store
+	texts := []string{"", "plain", `quote ' and "double"`, "é€😀", strings.Repeat("long ", 400),
+		"back\\slash", "tab\tand\nnewline"}
+	at := time.Date(2031, 2, 3, 4, 5, 6, 789_654_321, time.UTC)
+	const n = 48
+	events := make([]*mosaic.AuditEvent, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		s1, s2 := texts[i%len(texts)], texts[(i+3)%len(texts)]
+		ev := &mosaic.AuditEvent{RequestID: fmt.Sprintf("r%d", i), PeerID: s1, GrantID: s2,
+			SubjectUserID: s1, Verb: mosaic.VerbRead, Resource: s2, Status: 200 + i,
+			Outcome: mosaic.OutcomeAllowed, Reason: s1, Rows: i, SourceAddr: s2,
+			TokenHashPrefix: s1, CertSerial: s2}
+		if i%2 == 0 {
+			ev.Time = at.Add(time.Duration(i) * time.Microsecond)
+		}
+		events[i] = ev
+		wg.Go(func() { must(t, s.AppendAudit(t.Context(), ev)) })
+	}
+	wg.Wait()
+
+	recs := wantIntact(t, s, n)
+	byID := map[int64]*auditchain.Record{}
+	for _, rec := range recs {
+		byID[rec.ID] = rec
+	}
+	for i, ev := range events {
+		rec := byID[ev.ID]
+		if rec == nil {
+			t.Fatalf("event %d: no row with its id %d", i, ev.ID)
+		}
+		stored := rec.AuditEvent
+		if !stored.Time.Equal(ev.Time) || (i%2 == 0 && !ev.Time.Equal(at.Add(
+			time.Duration(i)*time.Microsecond).Truncate(time.Millisecond))) {
+			t.Fatalf("event %d: time %v, row %v", i, ev.Time, stored.Time)
+		}
+		if stored.Time.Location() != time.UTC || ev.Time.Location() != time.UTC {
+			t.Fatalf("event %d: times %v and %v, want UTC", i, ev.Time, stored.Time)
+		}
+		if stored != *ev {
+			t.Fatalf("event %d:\nrow   %+v\nevent %+v", i, stored, *ev)
+		}
+	}
 }
 
 // testScanSince checks the export's reading: id order, the since filter
