@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -30,6 +31,9 @@ type Result struct {
 	P99Ms      float64 `json:"p99Ms"`
 	Bytes      int64   `json:"bytes"`
 	FirstError string  `json:"firstError,omitempty"`
+	// CPUSeconds is the processor time (user and system) the load
+	// generator itself spent during the measured phase of a read load.
+	CPUSeconds float64 `json:"cpuSeconds,omitempty"`
 }
 
 // ReadConfig is a read load: Clients keep-alive HTTP/1.1 clients, each on
@@ -150,8 +154,11 @@ func RunReads(ctx context.Context, cfg ReadConfig) (*Result, error) {
 	if cfg.Warmup > 0 {
 		readPhase(ctx, clients, cfg.Warmup, get)
 	}
+	cpu := processCPU()
 	tallies, elapsed := readPhase(ctx, clients, cfg.Duration, get)
-	return summarize(tallies, elapsed), ctx.Err()
+	r := summarize(tallies, elapsed)
+	r.CPUSeconds = processCPU() - cpu
+	return r, ctx.Err()
 }
 
 // readGrace is how long a read phase waits for the answers still due when
@@ -313,4 +320,14 @@ func ClientTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// processCPU returns the processor time this process has used, user and
+// system, in seconds; 0 where the system does not say.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }

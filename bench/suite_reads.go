@@ -68,6 +68,9 @@ func (s *Suite) recordMemory(names ...string) error {
 // brief formats a result for the progress lines.
 func brief(r Result) string {
 	s := fmt.Sprintf("%.0f/s p50 %.2f p99 %.2f ms", r.RPS, r.P50Ms, r.P99Ms)
+	if n := r.RPS * r.Seconds; r.CPUSeconds > 0 && n > 0 {
+		s += fmt.Sprintf(" (client %.0f µs/req)", r.CPUSeconds/n*1e6)
+	}
 	if r.Errors > 0 {
 		s += fmt.Sprintf(" (%d errors: %s)", r.Errors, r.FirstError)
 	}

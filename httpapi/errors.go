@@ -3,6 +3,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	// The answers' encoder: the standard library's output, byte for
 	// byte (see TestAnswerEncoding), in a fraction of the time.
@@ -65,13 +66,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		data = []byte(`{"error":{"code":"internal","message":"internal error","requestId":""}}`)
 	}
+	data = append(data, '\n')
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	setRetryAfter(h, status)
 	w.WriteHeader(status)
-	_, _ = w.Write(append(data, '\n'))
+	_, _ = w.Write(data)
 }
 
 // setRetryAfter gives a 503 or 429 answer a Retry-After unless it has one.
