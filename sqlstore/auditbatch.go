@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/sqlstore/auditchain"
@@ -20,64 +19,26 @@ const maxAuditBatch = 256
 // durable commit for every event queued while the previous transaction
 // ran. No call returns before the transaction holding its event committed,
 // so batching costs no durability.
-//
-// There is no goroutine of its own: the first caller to find nothing being
-// written writes, and hands the writing to a waiting caller when its own
-// batch is done, so every caller waits at most for the batch before its
-// own and that one.
 type auditBatcher struct {
-	mu      sync.Mutex
-	writing bool
-	pending []*auditJob
+	group[*auditJob]
 }
 
-// auditJob is one event waiting to be written. lead receives true when its
-// caller is to write the next batch, false when its event was written (or
-// failed: see err).
+// auditJob is one event waiting to be written, and what writing it gave.
 type auditJob struct {
-	ev   *mosaic.AuditEvent
-	row  auditRow
-	err  error
-	lead chan bool
+	ev  *mosaic.AuditEvent
+	row auditRow
+	err error
 }
+
+func (j *auditJob) fail(err error) { j.err = err }
 
 // append writes ev in a group commit and returns once it committed.
 func (b *auditBatcher) append(ctx context.Context, db *DB, ev *mosaic.AuditEvent) (auditRow,
 	error) {
-	job := &auditJob{ev: ev, lead: make(chan bool, 1)}
-	b.mu.Lock()
-	b.pending = append(b.pending, job)
-	leader := !b.writing
-	b.writing = true
-	b.mu.Unlock()
-
-	for !leader {
-		if leader = <-job.lead; !leader {
-			return job.row, job.err
-		}
-	}
-	// Leading: write the queue's head, then hand over (its head holds this
-	// job: nothing was taken off the queue since it was added).
-	b.mu.Lock()
-	n := min(len(b.pending), maxAuditBatch)
-	batch := b.pending[:n:n]
-	b.pending = b.pending[n:]
-	b.mu.Unlock()
-
-	db.writeAuditBatch(context.WithoutCancel(ctx), batch)
-
-	b.mu.Lock()
-	if len(b.pending) > 0 {
-		b.pending[0].lead <- true
-	} else {
-		b.writing = false
-	}
-	b.mu.Unlock()
-	for _, j := range batch {
-		if j != job {
-			j.lead <- false
-		}
-	}
+	job := &auditJob{ev: ev}
+	b.do(job, maxAuditBatch, func(batch []*auditJob) {
+		db.writeAuditBatch(context.WithoutCancel(ctx), batch)
+	})
 	return job.row, job.err
 }
 

@@ -34,6 +34,9 @@ type DB struct {
 	audits auditBatcher
 	// pages caches pages of resources by data version.
 	pages *pageCache
+	// writes groups concurrent write transactions, where the dialect
+	// does.
+	writes group[*writeJob]
 }
 
 var _ mosaic.Store = (*DB)(nil)
@@ -187,7 +190,20 @@ const txAttempts = 3
 // the database aborted as a serialization failure or a deadlock is run
 // again from the start, so fn must only set its results, never accumulate
 // them.
+//
+// On a dialect with group commits, transactions of concurrent callers run
+// together as one (see runWriteBatch), each in a savepoint of its own.
 func (db *DB) inTx(ctx context.Context, op string, fn func(r runner) error) error {
+	if db.d.groupCommit {
+		job := &writeJob{ctx: ctx, op: op, fn: fn}
+		db.writes.do(job, maxWriteBatch, db.runWriteBatch)
+		return job.err
+	}
+	return db.inOwnTx(ctx, op, fn)
+}
+
+// inOwnTx is inTx in a transaction of fn's own.
+func (db *DB) inOwnTx(ctx context.Context, op string, fn func(r runner) error) error {
 	var err error
 	for attempt := 1; attempt <= txAttempts; attempt++ {
 		err = db.tryTx(ctx, op, fn)
@@ -209,11 +225,8 @@ func (db *DB) tryTx(ctx context.Context, op string, fn func(r runner) error) err
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	tx, err := db.beginTx(ctx, cancel)
-	if errors.Is(err, errWriteWait) {
-		return errBusyDB(fmt.Errorf("sqlstore: %s: begin: %w", op, err))
-	}
 	if err != nil {
-		return db.fail(op+": begin", err, nil)
+		return db.beginError(op, err)
 	}
 	if err := fn(runner{q: tx, d: db.d, tx: tx, stmts: db.writeStmts}); err != nil {
 		_ = tx.Rollback()
@@ -247,6 +260,15 @@ func (db *DB) beginTx(ctx context.Context, cancel context.CancelCauseFunc) (*sql
 		return nil, errWriteWait
 	}
 	return tx, err
+}
+
+// beginError is the error of op's transaction that beginTx could not
+// begin.
+func (db *DB) beginError(op string, err error) error {
+	if errors.Is(err, errWriteWait) {
+		return errBusyDB(fmt.Errorf("sqlstore: %s: begin: %w", op, err))
+	}
+	return db.fail(op+": begin", err, nil)
 }
 
 // SchemaStatus returns the schema version of the database and the newest

@@ -73,6 +73,9 @@ type dialect struct {
 	// writeWait, when set, bounds how long a write transaction may wait to
 	// begin, the writer connection included (see DB.beginTx).
 	writeWait time.Duration
+	// groupCommit says that concurrent write transactions run together
+	// as one, for a database with a single writer (see DB.inTx).
+	groupCommit bool
 	// prepare says the store prepares its hot statements once (see
 	// preparedStatements). pgx caches prepared statements by itself.
 	prepare bool
@@ -84,14 +87,15 @@ type dialect struct {
 
 // sqliteDialect is SQLite through modernc.org/sqlite.
 var sqliteDialect = &dialect{
-	name:       "sqlite",
-	goose:      goose.DialectSQLite3,
-	migrations: "sqlite",
-	nowMillis:  "CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)",
-	classify:   classifySQLite,
-	auditIDs:   sqliteAuditIDs,
-	prepare:    true,
-	writeWait:  busyTimeout,
+	name:        "sqlite",
+	goose:       goose.DialectSQLite3,
+	migrations:  "sqlite",
+	nowMillis:   "CAST(ROUND(unixepoch('subsec') * 1000) AS INTEGER)",
+	classify:    classifySQLite,
+	auditIDs:    sqliteAuditIDs,
+	prepare:     true,
+	writeWait:   busyTimeout,
+	groupCommit: true,
 }
 
 // postgresDialect is PostgreSQL through pgx's database/sql driver. now() is

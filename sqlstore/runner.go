@@ -24,9 +24,21 @@ type runner struct {
 	// stmts holds the statements prepared on the pool that q is, or that
 	// tx runs on; nil when the dialect prepares nothing.
 	stmts *stmtCache
+	// detached runs statements whatever becomes of the contexts they are
+	// given (see tryWriteBatch).
+	detached bool
+}
+
+// context returns the context a statement runs on.
+func (r runner) context(ctx context.Context) context.Context {
+	if r.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 func (r runner) exec(ctx context.Context, stmt string, args ...any) (sql.Result, error) {
+	ctx = r.context(ctx)
 	if st := r.prepared(ctx, stmt); st != nil {
 		return st.ExecContext(ctx, args...)
 	}
@@ -34,6 +46,7 @@ func (r runner) exec(ctx context.Context, stmt string, args ...any) (sql.Result,
 }
 
 func (r runner) query(ctx context.Context, stmt string, args ...any) (*sql.Rows, error) {
+	ctx = r.context(ctx)
 	if st := r.prepared(ctx, stmt); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -41,6 +54,7 @@ func (r runner) query(ctx context.Context, stmt string, args ...any) (*sql.Rows,
 }
 
 func (r runner) queryRow(ctx context.Context, stmt string, args ...any) *sql.Row {
+	ctx = r.context(ctx)
 	if st := r.prepared(ctx, stmt); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

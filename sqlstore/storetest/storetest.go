@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) mosaic.Store) {
 	}{
 		{"Ping", testPing},
 		{"Users", testUsers},
+		{"ConcurrentWritesSomeRefused", testConcurrentWritesSomeRefused},
 		{"Teams", testTeams},
 		{"CreateResources", testCreateResources},
 		{"ReadPageOwned", testReadPageOwned},

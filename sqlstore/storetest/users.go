@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,4 +158,99 @@ func wantMembers(t *testing.T, s mosaic.Store, teamID string, want []string) {
 func sorted(ids ...string) []string {
 	slices.Sort(ids)
 	return ids
+}
+
+// testConcurrentWritesSomeRefused creates users and tasks from many
+// callers at once, some refused (a taken email, an unknown owner): the
+// refused ones fail alone with their own error, and every other write is
+// there, as it would be had each run on its own.
+func testConcurrentWritesSomeRefused(t *testing.T, s mosaic.Store) {
+	ctx := t.Context()
+	owner := newUser(t, s)
+	const n = 60
+	errs := make([]error, n)
+	users := make([]*mosaic.User, n)
+	tasks := make([]*mosaic.Task, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		switch i % 3 {
+		case 0: // refused: the owner's email is taken
+			users[i] = &mosaic.User{Name: "Dup", Email: owner.Email}
+			wg.Go(func() { errs[i] = s.CreateUser(ctx, users[i]) })
+		case 1:
+			users[i] = &mosaic.User{Name: "New", Email: unique("new") + "@example.test"}
+			wg.Go(func() { errs[i] = s.CreateUser(ctx, users[i]) })
+		default: // every fourth task refused: its owner does not exist
+			userID := owner.ID
+			if i%4 == 0 {
+				userID = mosaic.NewID()
+			}
+			tasks[i] = &mosaic.Task{UserID: userID, Title: unique("task")}
+			wg.Go(func() { errs[i] = s.CreateTask(ctx, tasks[i]) })
+		}
+	}
+	wg.Wait()
+
+	var wantTasks []string
+	for i := range n {
+		switch {
+		case i%3 == 0:
+			wantErr(t, errs[i], mosaic.KindConflict, "email_taken")
+		case i%3 == 1:
+			must(t, errs[i])
+			got, err := s.FindUser(ctx, users[i].ID)
+			must(t, err)
+			if got.Email != users[i].Email {
+				t.Fatalf("user %d: stored %+v", i, got)
+			}
+		case i%4 == 0:
+			wantErr(t, errs[i], mosaic.KindNotFound, "user_not_found")
+		default:
+			must(t, errs[i])
+			wantTasks = append(wantTasks, tasks[i].ID)
+		}
+	}
+	q := mosaic.PageQuery{Resource: mosaic.ResourceTasks, UserID: owner.ID}
+	wantIDs(t, pageAll(t, s, q, 100), wantTasks)
+	concurrentGrantsSomeRefused(t, s, owner)
+}
+
+// concurrentGrantsSomeRefused creates grants with new peers from many
+// callers at once, every other one with the id of a grant that exists: a
+// refused grant leaves no peer behind, though its peer was inserted
+// before the grant in its transaction.
+func concurrentGrantsSomeRefused(t *testing.T, s mosaic.Store, owner *mosaic.User) {
+	ctx := t.Context()
+	taken := &mosaic.Grant{UserID: owner.ID, Scope: testScope()}
+	must(t, s.CreateGrant(ctx, taken, &mosaic.Peer{CommonName: unique("cn"), DisplayName: "x"}))
+	const n = 30
+	names := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		names[i] = unique("peer")
+		g := &mosaic.Grant{UserID: owner.ID, Scope: testScope()}
+		if i%2 == 0 {
+			g.ID = taken.ID
+		}
+		p := &mosaic.Peer{CommonName: names[i], DisplayName: names[i]}
+		wg.Go(func() { errs[i] = s.CreateGrant(ctx, g, p) })
+	}
+	wg.Wait()
+	peers, err := s.ListPeers(ctx, mosaic.PeerFilter{})
+	must(t, err)
+	stored := map[string]bool{}
+	for _, p := range peers {
+		stored[p.CommonName] = true
+	}
+	for i := range n {
+		if i%2 == 0 {
+			wantErr(t, errs[i], mosaic.KindConflict, "grant_exists")
+		} else {
+			must(t, errs[i])
+		}
+		if stored[names[i]] != (i%2 == 1) {
+			t.Fatalf("grant %d (error %v): its peer stored = %v", i, errs[i], stored[names[i]])
+		}
+	}
 }
