@@ -38,35 +38,18 @@ func (db *DB) AppendAudit(ctx context.Context, ev *mosaic.AuditEvent) error {
 }
 
 // insertAudit appends ev to the audit chain in r's transaction and returns
-// what the database assigned. Every audit row is written here. It first
-// takes the chain lock, where the dialect has one, so r must be a
-// transaction: the lock lasts until it ends. Then it inserts the row
-// linked to the newest row's hash and stores the row's own hash, computed
-// over the values as the database returned them.
+// what the database assigned. It first takes the chain lock, where the
+// dialect has one, so r must be a transaction: the lock lasts until it
+// ends.
 func (db *DB) insertAudit(ctx context.Context, r runner, ev *mosaic.AuditEvent) (auditRow, error) {
 	if err := db.lockAuditChain(ctx, r); err != nil {
 		return auditRow{}, err
 	}
-	return db.insertAuditLocked(ctx, r, ev)
-}
-
-// insertAuditLocked is insertAudit in a transaction that holds the chain
-// lock already.
-func (db *DB) insertAuditLocked(ctx context.Context, r runner,
-	ev *mosaic.AuditEvent) (auditRow, error) {
-	rec, err := scanRecord(r.queryRow(ctx, sqlInsertAudit,
-		millis(ev.Time), ev.RequestID, ev.PeerID, ev.GrantID, ev.SubjectUserID, ev.Verb,
-		ev.Resource, ev.Status, ev.Outcome, ev.Reason, ev.Rows, ev.SourceAddr,
-		ev.TokenHashPrefix, ev.CertSerial,
-	))
+	rows, err := db.insertAuditBatch(ctx, r, []*auditJob{{ev: ev}})
 	if err != nil {
-		return auditRow{}, db.fail("append audit", err, nil)
+		return auditRow{}, err
 	}
-	hash := auditchain.Hash(rec.PrevHash, &rec.AuditEvent)
-	if _, err := r.exec(ctx, sqlSetAuditHash, hash, rec.ID); err != nil {
-		return auditRow{}, db.fail("append audit: hash", err, nil)
-	}
-	return auditRow{id: rec.ID, at: rec.Time}, nil
+	return rows[0], nil
 }
 
 // lockAuditChain makes r's transaction the only appender to the chain

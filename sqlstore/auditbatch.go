@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -71,23 +69,20 @@ func (db *DB) writeAuditBatch(ctx context.Context, batch []*auditJob) {
 }
 
 // insertAuditBatch appends the batch's events to the chain in r, a
-// transaction that holds the chain lock, with one statement to learn the
-// newest hash, one to take ids and the database clock, and one insert:
-// under the lock nothing else appends, so each row's id, and so its hash,
-// is known before it is written. It returns what each row was given.
+// transaction that holds the chain lock: every row written here. One
+// statement takes the ids, the database clock and the newest row's hash,
+// and one inserts the rows: under the lock nothing else appends, so each
+// row's id, and so its hash, is known before it is written. The hash is
+// that of the values as the database keeps them (whole milliseconds). It
+// returns what each row was given.
 func (db *DB) insertAuditBatch(ctx context.Context, r runner,
 	batch []*auditJob) ([]auditRow, error) {
-	var newest sql.NullString
-	err := r.queryRow(ctx, sqlNewestAuditHash).Scan(&newest)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, db.fail("append audit: newest hash", err, nil)
-	}
-	ids, now, err := db.d.auditIDs(ctx, r, len(batch))
+	ids, now, newest, err := db.d.auditIDs(ctx, r, len(batch))
 	if err != nil {
 		return nil, db.fail("append audit: ids", err, nil)
 	}
 
-	prev := newest.String
+	prev := newest
 	rows := make([]auditRow, len(batch))
 	args := make([]any, 0, len(batch)*auditInsertCols)
 	for i, j := range batch {
@@ -135,43 +130,43 @@ func (db *DB) auditInsert(n int) string {
 // AUTOINCREMENT ever handed out: the transaction holds the write lock, so
 // they stay free until it commits, and inserting them moves
 // sqlite_sequence on.
-func sqliteAuditIDs(ctx context.Context, r runner, n int) ([]int64, int64, error) {
+func sqliteAuditIDs(ctx context.Context, r runner, n int) ([]int64, int64, string, error) {
 	var last, now int64
-	err := r.queryRow(ctx, `SELECT COALESCE((SELECT seq FROM sqlite_sequence
-		WHERE name = 'audit_events'), 0), {{now}}`).Scan(&last, &now)
+	var newest string
+	err := r.queryRow(ctx, sqlSQLiteAuditIDs).Scan(&last, &now, &newest)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	ids := make([]int64, n)
 	for i := range ids {
 		ids[i] = last + int64(i) + 1
 	}
-	return ids, now, nil
+	return ids, now, newest, nil
 }
 
 // postgresAuditIDs takes n values of audit_events' identity sequence, in
 // increasing order.
-func postgresAuditIDs(ctx context.Context, r runner, n int) ([]int64, int64, error) {
-	rows, err := r.query(ctx, `SELECT nextval(pg_get_serial_sequence('audit_events', 'id')),
-		{{now}} FROM generate_series(1, ?) ORDER BY 1`, n)
+func postgresAuditIDs(ctx context.Context, r runner, n int) ([]int64, int64, string, error) {
+	rows, err := r.query(ctx, sqlPostgresAuditIDs, n)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	defer rows.Close()
 	ids := make([]int64, 0, n)
 	var now int64
+	var newest string
 	for rows.Next() {
 		var id int64
-		if err := rows.Scan(&id, &now); err != nil {
-			return nil, 0, err
+		if err := rows.Scan(&id, &now, &newest); err != nil {
+			return nil, 0, "", err
 		}
 		ids = append(ids, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	if len(ids) != n {
-		return nil, 0, fmt.Errorf("took %d audit ids, want %d", len(ids), n)
+		return nil, 0, "", fmt.Errorf("took %d audit ids, want %d", len(ids), n)
 	}
-	return ids, now, nil
+	return ids, now, newest, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,7 +137,9 @@ func (db *DB) prepare(ctx context.Context) (err error) {
 	if !db.d.prepare {
 		return nil
 	}
-	if db.writeStmts, err = prepareAll(ctx, db.pool, db.d, preparedWrites); err != nil {
+	// The insert of one audit row is the one every audited transaction runs.
+	writes := append(slices.Clip(preparedWrites), db.auditInsert(1))
+	if db.writeStmts, err = prepareAll(ctx, db.pool, db.d, writes); err != nil {
 		return err
 	}
 	if db.readStmts, err = prepareAll(ctx, db.reads, db.d, preparedReads); err != nil {

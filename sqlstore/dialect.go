@@ -66,9 +66,10 @@ type dialect struct {
 	lockAuditChain string
 	// auditIDs takes n ids for new audit rows, in increasing order, in a
 	// transaction that holds the chain lock, and reads the database clock
-	// (unix milliseconds); overrideIdentity is what an INSERT that gives
+	// (unix milliseconds) and the newest row's hash ("" for none, or a
+	// row outside the chain); overrideIdentity is what an INSERT that gives
 	// audit_events ids of its own needs after its column list.
-	auditIDs         func(ctx context.Context, r runner, n int) ([]int64, int64, error)
+	auditIDs         func(ctx context.Context, r runner, n int) ([]int64, int64, string, error)
 	overrideIdentity string
 	// writeWait, when set, bounds how long a write transaction may wait to
 	// begin, the writer connection included (see DB.beginTx).

@@ -51,6 +51,13 @@ const (
 		RETURNING created_at, updated_at`
 )
 
+// The statements of one job of a write batch (see runSavepoint).
+const (
+	savepointJob  = `SAVEPOINT job`
+	releaseJob    = `RELEASE job`
+	rollbackToJob = `ROLLBACK TO job`
+)
+
 // The data version (migration 6), which pages read from the cache must
 // still be at.
 const sqlDataVersion = `SELECT version FROM data_version WHERE id = 1`
@@ -254,14 +261,15 @@ const (
 		cert_serial`
 	chainCols = auditCols + `, prev_hash, hash`
 
-	// prev_hash is the newest row's hash, '' for the first row.
-	sqlInsertAudit = `INSERT INTO audit_events (occurred_at, request_id, peer_id, grant_id,
-		subject_user_id, verb, resource, status, outcome, reason, row_count, source_addr,
-		token_hash_prefix, cert_serial, prev_hash)
-		VALUES (COALESCE(?, {{now}}), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-			COALESCE((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), ''))
-		RETURNING ` + chainCols
-	sqlSetAuditHash  = `UPDATE audit_events SET hash = ? WHERE id = ?`
+	// What an append needs before it inserts (see insertAuditBatch): the
+	// last id handed out, the database clock and the newest row's hash
+	// ('' for none).
+	newestAuditHash   = `COALESCE((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), '')`
+	sqlSQLiteAuditIDs = `SELECT COALESCE((SELECT seq FROM sqlite_sequence
+		WHERE name = 'audit_events'), 0), {{now}}, ` + newestAuditHash
+	// (n): n new ids of the identity sequence, in order.
+	sqlPostgresAuditIDs = `SELECT nextval(pg_get_serial_sequence('audit_events', 'id')),
+		{{now}}, ` + newestAuditHash + ` FROM generate_series(1, ?) ORDER BY 1`
 	sqlListAudit     = `SELECT ` + auditCols + ` FROM audit_events`
 	condAuditPeer    = `peer_id = ?`
 	condAuditGrant   = `grant_id = ?`
@@ -373,7 +381,7 @@ var (
 	}
 	preparedWrites = []string{
 		sqlFindGrant, sqlGrantCert, sqlFindPeer,
-		sqlInsertAudit, sqlSetAuditHash,
+		sqlSQLiteAuditIDs, savepointJob, releaseJob, rollbackToJob,
 		sqlInsertToken, sqlClaimToken, sqlReleaseClaim,
 		sqlActivateGrant, sqlActivateInboundPeer, sqlUseToken,
 		sqlRenewGrantCert, sqlRenewInboundPeer, sqlReenrollGrant, sqlInsertReenrollToken,

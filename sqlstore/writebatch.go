@@ -83,7 +83,7 @@ func (db *DB) tryWriteBatch(jobs []*writeJob) bool {
 // runSavepoint runs one job of a batch in a savepoint of r's transaction.
 // It reports false when the transaction cannot go on.
 func (db *DB) runSavepoint(ctx context.Context, r runner, j *writeJob) bool {
-	if _, err := r.tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+	if _, err := r.exec(ctx, savepointJob); err != nil {
 		return false
 	}
 	err := j.fn(r)
@@ -91,12 +91,12 @@ func (db *DB) runSavepoint(ctx context.Context, r runner, j *writeJob) bool {
 		return false
 	}
 	if err != nil {
-		if _, err := r.tx.ExecContext(ctx, "ROLLBACK TO job"); err != nil {
+		if _, err := r.exec(ctx, rollbackToJob); err != nil {
 			return false
 		}
 		j.err = err
 	}
-	_, err = r.tx.ExecContext(ctx, "RELEASE job")
+	_, err = r.exec(ctx, releaseJob)
 	return err == nil
 }
 
