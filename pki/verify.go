@@ -48,7 +48,7 @@ func VerifyIssued(ic *mosaic.IssuedCert, csr *x509.CertificateRequest, want mosa
 	if len(ic.Roots) == 0 {
 		return issuedError("no roots to verify the chain", nil)
 	}
-	if err := verifyChain(cert, ic.Intermediates, ic.Roots, now); err != nil {
+	if err := verifyChainAnchored(cert, ic.Intermediates, ic.Roots, now); err != nil {
 		return issuedError("chain does not verify", err)
 	}
 	return nil
