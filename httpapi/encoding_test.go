@@ -36,7 +36,7 @@ func TestAnswerEncoding(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := json.Marshal(a)
+			got, err := json.Append(nil, a, json.EscapeHTML|json.SortMapKeys)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 
 	// The answers' encoder: the standard library's output, byte for
 	// byte (see TestAnswerEncoding), in a fraction of the time.
@@ -61,12 +62,19 @@ const retryAfterDefault = "5"
 // never cached: some carry a token or a certificate meant for one client.
 // A 503 or 429 always says when to try again.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	data, err := json.Marshal(v)
+	buf := answerBuffers.Get().(*[]byte)
+	defer func() {
+		if cap(*buf) <= maxPooledAnswer {
+			answerBuffers.Put(buf)
+		}
+	}()
+	data, err := json.Append((*buf)[:0], v, json.EscapeHTML|json.SortMapKeys)
 	if err != nil {
 		status = http.StatusInternalServerError
 		data = []byte(`{"error":{"code":"internal","message":"internal error","requestId":""}}`)
 	}
 	data = append(data, '\n')
+	*buf = data
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(data)))
@@ -76,6 +84,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(data)
 }
+
+// answerBuffers holds buffers answers are encoded into, as Marshal's
+// flags: the standard library's escaping and key order.
+var answerBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledAnswer is the largest buffer kept for another answer.
+const maxPooledAnswer = 256 << 10
 
 // setRetryAfter gives a 503 or 429 answer a Retry-After unless it has one.
 func setRetryAfter(h http.Header, status int) {
