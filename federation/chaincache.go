@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"sync"
 	"time"
+
+	"github.com/mosaicgw/mosaic/pki"
 )
 
 // chainCacheSize bounds the presented chains remembered as verified.
@@ -67,15 +69,8 @@ func (c *chainCache) add(key [sha256.Size]byte, roots *x509.CertPool,
 	if len(chain) == 0 {
 		return
 	}
-	e := chainEntry{roots: roots, notBefore: chain[0].NotBefore, notAfter: chain[0].NotAfter}
-	for _, cert := range chain[1:] {
-		if cert.NotBefore.After(e.notBefore) {
-			e.notBefore = cert.NotBefore
-		}
-		if cert.NotAfter.Before(e.notAfter) {
-			e.notAfter = cert.NotAfter
-		}
-	}
+	e := chainEntry{roots: roots}
+	e.notBefore, e.notAfter = pki.ValidityOf(chain)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || len(c.entries) >= chainCacheSize {

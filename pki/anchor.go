@@ -80,20 +80,14 @@ func (c *anchorCache) remember(key [sha256.Size]byte, chain []*x509.Certificate)
 	if len(chain) < 3 {
 		return // issued by a root: nothing above the issuer to skip
 	}
-	a := &anchor{issuer: chain[1], pool: x509.NewCertPool(),
-		notBefore: chain[1].NotBefore, notAfter: chain[1].NotAfter}
-	a.pool.AddCert(chain[1])
 	for _, ca := range chain[1:] {
 		if !anchorable(ca) {
 			return
 		}
-		if ca.NotBefore.After(a.notBefore) {
-			a.notBefore = ca.NotBefore
-		}
-		if ca.NotAfter.Before(a.notAfter) {
-			a.notAfter = ca.NotAfter
-		}
 	}
+	a := &anchor{issuer: chain[1], pool: x509.NewCertPool()}
+	a.pool.AddCert(chain[1])
+	a.notBefore, a.notAfter = ValidityOf(chain[1:])
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil || len(c.entries) >= anchorCacheSize {
@@ -149,4 +143,19 @@ func verifyChainAnchored(cert *x509.Certificate, intermediates, roots []*x509.Ce
 	}
 	issuerAnchors.remember(key, chains[0])
 	return nil
+}
+
+// ValidityOf returns when every certificate of chain is valid: from the
+// latest notBefore to the earliest notAfter. chain must not be empty.
+func ValidityOf(chain []*x509.Certificate) (notBefore, notAfter time.Time) {
+	notBefore, notAfter = chain[0].NotBefore, chain[0].NotAfter
+	for _, c := range chain[1:] {
+		if c.NotBefore.After(notBefore) {
+			notBefore = c.NotBefore
+		}
+		if c.NotAfter.Before(notAfter) {
+			notAfter = c.NotAfter
+		}
+	}
+	return notBefore, notAfter
 }

@@ -10,26 +10,30 @@ import (
 	"github.com/mosaicgw/mosaic/sqlstore/storetest"
 )
 
-func TestAuditChain(t *testing.T) {
-	storetest.RunAuditChain(t, func(t *testing.T) *storetest.ChainEnv {
-		path := filepath.Join(t.TempDir(), "mosaic.db")
-		return &storetest.ChainEnv{
-			Store: openSQLite(t, path),
-			Open:  func(t *testing.T) storetest.ChainStore { return openSQLite(t, path) },
-			Exec:  execOn(rawDB(t, path), false),
-		}
-	})
+func TestAuditChain(t *testing.T) { storetest.RunAuditChain(t, sqliteChainEnv) }
+
+func TestPostgresAuditChain(t *testing.T) { storetest.RunAuditChain(t, postgresChainEnv) }
+
+// sqliteChainEnv is a new SQLite database as the shared-database suites
+// take it.
+func sqliteChainEnv(t *testing.T) *storetest.ChainEnv {
+	path := filepath.Join(t.TempDir(), "mosaic.db")
+	return &storetest.ChainEnv{
+		Store: openSQLite(t, path),
+		Open:  func(t *testing.T) storetest.ChainStore { return openSQLite(t, path) },
+		Exec:  execOn(rawDB(t, path), false),
+	}
 }
 
-func TestPostgresAuditChain(t *testing.T) {
-	storetest.RunAuditChain(t, func(t *testing.T) *storetest.ChainEnv {
-		dbURL := storetest.PostgresURL(t)
-		return &storetest.ChainEnv{
-			Store: openPostgres(t, dbURL),
-			Open:  func(t *testing.T) storetest.ChainStore { return openPostgres(t, dbURL) },
-			Exec:  execOn(rawPostgres(t, dbURL), true),
-		}
-	})
+// postgresChainEnv is a new PostgreSQL database as the shared-database
+// suites take it.
+func postgresChainEnv(t *testing.T) *storetest.ChainEnv {
+	dbURL := storetest.PostgresURL(t)
+	return &storetest.ChainEnv{
+		Store: openPostgres(t, dbURL),
+		Open:  func(t *testing.T) storetest.ChainStore { return openPostgres(t, dbURL) },
+		Exec:  execOn(rawPostgres(t, dbURL), true),
+	}
 }
 
 // execOn returns a storetest.ChainEnv Exec on raw; numbered rewrites each
