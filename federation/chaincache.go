@@ -3,7 +3,6 @@ package federation
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"sync"
 	"time"
 
@@ -35,21 +34,7 @@ type chainEntry struct {
 }
 
 // chainKey is the digest of the certificates as presented, in order.
-func chainKey(certs []*x509.Certificate) [sha256.Size]byte {
-	h := sha256.New()
-	var n [8]byte
-	for _, c := range certs {
-		if c == nil {
-			continue
-		}
-		binary.BigEndian.PutUint64(n[:], uint64(len(c.Raw)))
-		h.Write(n[:])
-		h.Write(c.Raw)
-	}
-	var key [sha256.Size]byte
-	h.Sum(key[:0])
-	return key
-}
+func chainKey(certs []*x509.Certificate) [sha256.Size]byte { return pki.CertsDigest(certs) }
 
 // verified reports whether certs verified before against roots through a
 // chain valid at now.

@@ -45,22 +45,32 @@ type anchor struct {
 	notBefore, notAfter time.Time
 }
 
-// chainKey is the digest of intermediates and roots as given, in order.
+// anchorKey is the digest of intermediates and roots as given, in order.
 func anchorKey(intermediates, roots []*x509.Certificate) [sha256.Size]byte {
+	return CertsDigest(intermediates, roots)
+}
+
+// CertsDigest returns the SHA-256 of lists of certificates, each list and
+// each certificate's DER preceded by its length, so that no two different
+// lists have the same digest. Nil certificates are left out.
+func CertsDigest(lists ...[]*x509.Certificate) [sha256.Size]byte {
 	h := sha256.New()
 	var n [8]byte
-	for _, list := range [][]*x509.Certificate{intermediates, roots} {
+	for _, list := range lists {
 		binary.BigEndian.PutUint64(n[:], uint64(len(list)))
 		h.Write(n[:])
 		for _, c := range list {
+			if c == nil {
+				continue
+			}
 			binary.BigEndian.PutUint64(n[:], uint64(len(c.Raw)))
 			h.Write(n[:])
 			h.Write(c.Raw)
 		}
 	}
-	var key [sha256.Size]byte
-	h.Sum(key[:0])
-	return key
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // lookup returns the anchor of key valid at now, or nil.
