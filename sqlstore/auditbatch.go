@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/sqlstore/auditchain"
@@ -23,30 +24,43 @@ type auditBatcher struct {
 
 // auditJob is one event waiting to be written, and what writing it gave.
 type auditJob struct {
-	ev  *mosaic.AuditEvent
-	row auditRow
-	err error
+	ev *mosaic.AuditEvent
+	// deadline is when its transaction must have begun, zero for never.
+	deadline time.Time
+	row      auditRow
+	err      error
+	// done says row or err is the job's final outcome.
+	done bool
 }
 
-func (j *auditJob) fail(err error) { j.err = err }
+func (j *auditJob) fail(err error) {
+	if !j.done {
+		j.err, j.done = err, true
+	}
+}
 
 // append writes ev in a group commit and returns once it committed.
 func (b *auditBatcher) append(ctx context.Context, db *DB, ev *mosaic.AuditEvent) (auditRow,
 	error) {
-	job := &auditJob{ev: ev}
-	b.do(job, maxAuditBatch, func(batch []*auditJob) {
+	job := &auditJob{ev: ev, deadline: db.writeDeadline(ctx)}
+	err := b.do(ctx, job.deadline, job, maxAuditBatch, func(batch []*auditJob) {
 		db.writeAuditBatch(context.WithoutCancel(ctx), batch)
 	})
+	if err != nil {
+		return auditRow{}, db.beginError("append audit", err)
+	}
 	return job.row, job.err
 }
 
 // writeAuditBatch writes batch in one transaction and sets each job's row
-// or error. When the transaction fails and holds several events, each is
-// written again in a transaction of its own, so that one event the
-// database refuses does not take the others down with it.
+// or error. When the transaction fails on what it was given (not because
+// the database is busy, unreachable or full) and holds several events,
+// each is written again in a transaction of its own, so that one event
+// the database refuses does not take the others down with it.
 func (db *DB) writeAuditBatch(ctx context.Context, batch []*auditJob) {
 	var rows []auditRow
-	err := db.inTx(ctx, "append audit", func(r runner) (err error) {
+	deadline := earliestDeadline(batch, func(j *auditJob) time.Time { return j.deadline })
+	err := db.inTxBy(ctx, "append audit", deadline, func(r runner) (err error) {
 		if err := db.lockAuditChain(ctx, r); err != nil {
 			return err
 		}
@@ -55,12 +69,14 @@ func (db *DB) writeAuditBatch(ctx context.Context, batch []*auditJob) {
 	})
 	if err == nil {
 		for i, j := range batch {
-			j.row = rows[i]
+			j.row, j.done = rows[i], true
 		}
 		return
 	}
-	if len(batch) == 1 {
-		batch[0].err = err
+	if len(batch) == 1 || mosaic.IsKind(err, mosaic.KindUnavailable) {
+		for _, j := range batch {
+			j.err, j.done = err, true
+		}
 		return
 	}
 	for _, j := range batch {

@@ -194,22 +194,48 @@ const txAttempts = 3
 // again from the start, so fn must only set its results, never accumulate
 // them.
 //
-// On a dialect with group commits, transactions of concurrent callers run
+// fn must not call the store: its transaction holds the writer. On a
+// dialect with group commits, transactions of concurrent callers run
 // together as one (see runWriteBatch), each in a savepoint of its own.
 func (db *DB) inTx(ctx context.Context, op string, fn func(r runner) error) error {
-	if db.d.groupCommit {
-		job := &writeJob{ctx: ctx, op: op, fn: fn}
-		db.writes.do(job, maxWriteBatch, db.runWriteBatch)
-		return job.err
-	}
-	return db.inOwnTx(ctx, op, fn)
+	return db.inTxBy(ctx, op, db.writeDeadline(ctx), fn)
 }
 
-// inOwnTx is inTx in a transaction of fn's own.
-func (db *DB) inOwnTx(ctx context.Context, op string, fn func(r runner) error) error {
+// inTxBy is inTx for a transaction that must begin by deadline (zero for
+// no bound).
+func (db *DB) inTxBy(ctx context.Context, op string, deadline time.Time,
+	fn func(r runner) error) error {
+	if db.d.groupCommit {
+		job := &writeJob{ctx: ctx, op: op, fn: fn, deadline: deadline}
+		if err := db.writes.do(ctx, deadline, job, maxWriteBatch, db.runWriteBatch); err != nil {
+			return db.beginError(op, err)
+		}
+		return job.err
+	}
+	return db.inOwnTx(ctx, op, fn, deadline)
+}
+
+// writeDeadline is when a write transaction asked for now on ctx must have
+// begun: the dialect's writeWait from now, or ctx's deadline if earlier;
+// zero for no bound, when the dialect has no writeWait.
+func (db *DB) writeDeadline(ctx context.Context) time.Time {
+	if db.d.writeWait <= 0 {
+		return time.Time{}
+	}
+	deadline := time.Now().Add(db.d.writeWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	return deadline
+}
+
+// inOwnTx is inTx in a transaction of fn's own, which must begin by
+// deadline (unless zero).
+func (db *DB) inOwnTx(ctx context.Context, op string, fn func(r runner) error,
+	deadline time.Time) error {
 	var err error
 	for attempt := 1; attempt <= txAttempts; attempt++ {
-		err = db.tryTx(ctx, op, fn)
+		err = db.tryTx(ctx, op, fn, deadline)
 		if err == nil || db.d.classify(err) != errRetry {
 			return err
 		}
@@ -223,11 +249,12 @@ func (db *DB) inOwnTx(ctx context.Context, op string, fn func(r runner) error) e
 	return err
 }
 
-// tryTx is one attempt of inTx.
-func (db *DB) tryTx(ctx context.Context, op string, fn func(r runner) error) error {
+// tryTx is one attempt of inOwnTx.
+func (db *DB) tryTx(ctx context.Context, op string, fn func(r runner) error,
+	deadline time.Time) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	tx, err := db.beginTx(ctx, cancel)
+	tx, err := db.beginTx(ctx, cancel, deadline)
 	if err != nil {
 		return db.beginError(op, err)
 	}
@@ -245,17 +272,18 @@ func (db *DB) tryTx(ctx context.Context, op string, fn func(r runner) error) err
 // within the dialect's writeWait.
 var errWriteWait = errors.New("waited too long for the writer")
 
-// beginTx begins a write transaction on ctx, which cancel cancels. On a
-// dialect with a writeWait, a transaction that has not begun within it
-// (the writer connection busy with other writes, then the database's write
-// lock held by another process) is cancelled and fails with errWriteWait,
-// so that queued writes fail as a single one would, not one after another.
-func (db *DB) beginTx(ctx context.Context, cancel context.CancelCauseFunc) (*sql.Tx, error) {
-	if db.d.writeWait <= 0 {
-		return db.pool.BeginTx(ctx, nil)
+// beginTx begins a write transaction on ctx, which cancel cancels. A
+// transaction that has not begun by deadline, unless it is zero (the
+// writer connection busy with other writes, then the database's write lock
+// held by another process), is cancelled and fails with errWriteWait, so
+// that queued writes fail as a single one would, not one after another.
+func (db *DB) beginTx(ctx context.Context, cancel context.CancelCauseFunc,
+	deadline time.Time) (*sql.Tx, error) {
+	if deadline.IsZero() {
+		return db.pool.BeginTx(ctx, db.d.txOptions)
 	}
-	timer := time.AfterFunc(db.d.writeWait, func() { cancel(errWriteWait) })
-	tx, err := db.pool.BeginTx(ctx, nil)
+	timer := time.AfterFunc(time.Until(deadline), func() { cancel(errWriteWait) })
+	tx, err := db.pool.BeginTx(ctx, db.d.txOptions)
 	if !timer.Stop() {
 		if err == nil {
 			_ = tx.Rollback()
@@ -266,9 +294,10 @@ func (db *DB) beginTx(ctx context.Context, cancel context.CancelCauseFunc) (*sql
 }
 
 // beginError is the error of op's transaction that beginTx could not
-// begin.
+// begin, or that gave up waiting for its turn: for lack of time (its own
+// or its caller's), the database is busy.
 func (db *DB) beginError(op string, err error) error {
-	if errors.Is(err, errWriteWait) {
+	if errors.Is(err, errWriteWait) || errors.Is(err, context.DeadlineExceeded) {
 		return errBusyDB(fmt.Errorf("sqlstore: %s: begin: %w", op, err))
 	}
 	return db.fail(op+": begin", err, nil)

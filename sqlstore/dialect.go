@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"io"
@@ -74,6 +75,9 @@ type dialect struct {
 	// writeWait, when set, bounds how long a write transaction may wait to
 	// begin, the writer connection included (see DB.beginTx).
 	writeWait time.Duration
+	// txOptions are those of every write transaction; nil for the
+	// driver's defaults.
+	txOptions *sql.TxOptions
 	// groupCommit says that concurrent write transactions run together
 	// as one, for a database with a single writer (see DB.inTx).
 	groupCommit bool
@@ -115,6 +119,10 @@ var postgresDialect = &dialect{
 
 	auditIDs:         postgresAuditIDs,
 	overrideIdentity: " OVERRIDING SYSTEM VALUE",
+	// Read committed, whatever the database's default: the audit chain
+	// must read the newest row after it took the chain lock, not in a
+	// snapshot taken before.
+	txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 }
 
 // auditChainLockID is the key of the PostgreSQL advisory lock that

@@ -1,12 +1,17 @@
 package sqlstore
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"sync"
+	"time"
 )
 
 // groupWork is what a group runs: work that can be told it failed.
 type groupWork interface {
+	// fail records err as the work's outcome, unless the work already has
+	// its final outcome.
 	fail(err error)
 }
 
@@ -15,47 +20,97 @@ var errBatchPanicked = errors.New("sqlstore: a batch of writes panicked")
 
 // group runs work that concurrent callers hand it in batches, one batch at
 // a time: a group commit. There is no goroutine of its own: the first
-// caller to find nothing running runs the queue's head as a batch, then
-// hands the running to the next waiting caller, so every caller waits at
-// most for the batch before its own and its own. Callers return only once
-// their batch has run.
+// caller to find nothing running runs a batch from the front of the queue,
+// its own work first, then hands the running to the next waiting caller,
+// so every caller waits at most for the batch before its own and its own.
+// Callers return only once their batch has run, or once they give up
+// waiting before it began.
 type group[T groupWork] struct {
 	mu      sync.Mutex
 	running bool
 	pending []*groupMember[T]
 }
 
-// groupMember is one caller's work waiting in a group. lead receives true
-// when its caller is to run the next batch, false when its work has run.
+// groupMember is one caller's work in a group. lead receives true when its
+// caller is to run the next batch, false when its work has run. taken,
+// guarded by the group's lock, says it left the queue for a batch.
 type groupMember[T groupWork] struct {
-	work T
-	lead chan bool
+	work  T
+	lead  chan bool
+	taken bool
 }
 
-// do queues work and returns once a batch of at most max that holds it
-// has been run by run. Should run panic, every work of its batch fails
-// with errBatchPanicked, the next batch still runs, and the panic goes on
-// in the caller that ran it.
-func (g *group[T]) do(work T, max int, run func(batch []T)) {
+// do queues work and returns nil once a batch of at most max that holds it
+// has been run by run. If ctx ends or deadline (unless zero) passes before
+// the work was taken into a batch, it leaves the queue without running and
+// do returns ctx's error or errWriteWait. Should run panic, every work of
+// its batch without an outcome fails with errBatchPanicked, the next batch
+// still runs, and the panic goes on in the caller that ran it.
+func (g *group[T]) do(ctx context.Context, deadline time.Time, work T, max int,
+	run func(batch []T)) error {
 	me := &groupMember[T]{work: work, lead: make(chan bool, 1)}
 	g.mu.Lock()
-	g.pending = append(g.pending, me)
 	leader := !g.running
-	g.running = true
-	g.mu.Unlock()
-	if !leader && !<-me.lead {
-		return
+	if leader {
+		g.running, me.taken = true, true
+	} else {
+		g.pending = append(g.pending, me)
 	}
+	g.mu.Unlock()
+	if !leader {
+		lead, err := g.wait(ctx, deadline, me)
+		if err != nil || !lead {
+			return err
+		}
+	}
+	g.lead(me, max, run)
+	return nil
+}
 
-	// Leading: the queue's head holds me, as nothing was taken off the
-	// queue since I joined it or was handed the lead.
+// wait waits for me's turn: it reports whether me is to lead a batch, or
+// why me gave up before it was taken into one.
+func (g *group[T]) wait(ctx context.Context, deadline time.Time, me *groupMember[T]) (bool,
+	error) {
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		expired = t.C
+	}
+	var err error
+	select {
+	case lead := <-me.lead:
+		return lead, nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-expired:
+		err = errWriteWait
+	}
 	g.mu.Lock()
-	n := min(len(g.pending), max)
-	members := g.pending[:n:n]
-	g.pending = g.pending[n:]
+	if !me.taken {
+		g.pending = slices.DeleteFunc(g.pending, func(m *groupMember[T]) bool { return m == me })
+		g.mu.Unlock()
+		return false, err
+	}
+	g.mu.Unlock()
+	// Taken meanwhile: its batch runs, or it leads one.
+	return <-me.lead, nil
+}
+
+// lead runs a batch of me's work and up to max-1 works from the queue,
+// then hands over.
+func (g *group[T]) lead(me *groupMember[T], max int, run func(batch []T)) {
+	g.mu.Lock()
+	members := []*groupMember[T]{me}
+	for len(members) < max && len(g.pending) > 0 {
+		m := g.pending[0]
+		g.pending = g.pending[1:]
+		m.taken = true
+		members = append(members, m)
+	}
 	g.mu.Unlock()
 
-	batch := make([]T, n)
+	batch := make([]T, len(members))
 	for i, m := range members {
 		batch[i] = m.work
 	}
@@ -76,7 +131,10 @@ func (g *group[T]) do(work T, max int, run func(batch []T)) {
 func (g *group[T]) handOver(members []*groupMember[T], me *groupMember[T]) {
 	g.mu.Lock()
 	if len(g.pending) > 0 {
-		g.pending[0].lead <- true
+		next := g.pending[0]
+		g.pending = g.pending[1:]
+		next.taken = true
+		next.lead <- true
 	} else {
 		g.running = false
 	}

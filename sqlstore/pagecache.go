@@ -5,18 +5,21 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/mosaicgw/mosaic"
 )
 
-// Bounds of the page cache: how many pages it keeps, and the largest page
-// it keeps (larger ones are read every time). At most
-// pageCacheEntries × pageCacheMaxRows rows are held.
+// Bounds of the page cache: how many pages it keeps, how many bytes of
+// their values at most, and the largest page it keeps (larger ones are
+// read every time). A peer chooses its cursors, since and limit, so it is
+// the bytes that bound what it can make the gateway hold.
 const (
-	pageCacheEntries = 512
-	pageCacheMaxRows = 250
+	pageCacheEntries  = 512
+	pageCacheBytes    = 32 << 20
+	pageCacheMaxBytes = 1 << 20
 )
 
 // pageCache keeps pages read by ReadPage, each with the data version it
@@ -27,21 +30,29 @@ const (
 // change committed before a read began is ever missing from its answer,
 // on any replica; a change to any row drops every cached page at once.
 type pageCache struct {
-	pages *lru.Cache[string, cachedPage]
+	mu    sync.Mutex
+	pages *simplelru.LRU[string, cachedPage]
+	// bytes is what the cached pages' values take, by pageBytes.
+	bytes int
 }
 
-// cachedPage is a page and the data version it was read at.
+// cachedPage is a page, the data version it was read at and its size.
 type cachedPage struct {
 	version int64
 	page    *mosaic.Page
+	bytes   int
 }
 
 func newPageCache() *pageCache {
-	pages, err := lru.New[string, cachedPage](pageCacheEntries)
+	c := &pageCache{}
+	pages, err := simplelru.NewLRU(pageCacheEntries, func(_ string, e cachedPage) {
+		c.bytes -= e.bytes
+	})
 	if err != nil {
 		panic(err) // only for a size below 1
 	}
-	return &pageCache{pages: pages}
+	c.pages = pages
+	return c
 }
 
 // pageKey is what identifies a page query.
@@ -68,20 +79,62 @@ func (c *pageCache) get(key string, version int64) *mosaic.Page {
 	if c == nil {
 		return nil
 	}
+	c.mu.Lock()
 	e, ok := c.pages.Get(key)
+	c.mu.Unlock()
 	if !ok || e.version != version {
 		return nil
 	}
 	return &mosaic.Page{Items: slices.Clone(e.page.Items), Next: e.page.Next}
 }
 
-// put caches page under key as read at version, unless it is too large.
+// put caches page under key as read at version, unless it is too large,
+// dropping the least recently used pages while the cache holds too many
+// bytes.
 func (c *pageCache) put(key string, version int64, page *mosaic.Page) {
-	if c == nil || len(page.Items) > pageCacheMaxRows {
+	if c == nil {
 		return
 	}
-	c.pages.Add(key, cachedPage{version: version,
-		page: &mosaic.Page{Items: slices.Clone(page.Items), Next: page.Next}})
+	n := pageBytes(page)
+	if n > pageCacheMaxBytes {
+		return
+	}
+	e := cachedPage{version: version, bytes: n,
+		page: &mosaic.Page{Items: slices.Clone(page.Items), Next: page.Next}}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pages.Remove(key)
+	c.pages.Add(key, e)
+	c.bytes += n
+	for c.bytes > pageCacheBytes {
+		c.pages.RemoveOldest()
+	}
+}
+
+// pageBytes estimates the memory a page's values take: their strings
+// and a fixed amount for each value.
+func pageBytes(p *mosaic.Page) int {
+	const perItem = 128
+	n := len(p.Next)
+	for _, it := range p.Items {
+		n += perItem
+		switch v := it.(type) {
+		case *mosaic.Task:
+			n += len(v.ID) + len(v.UserID) + len(v.Title) + len(v.Status)
+		case *mosaic.Note:
+			n += len(v.ID) + len(v.UserID) + len(v.Title) + len(v.Body)
+		case *mosaic.Credential:
+			n += len(v.ID) + len(v.UserID) + len(v.Name) + len(v.Kind) + len(v.SealedSecret)
+		case *mosaic.User:
+			n += len(v.ID) + len(v.Name) + len(v.Email)
+		case *mosaic.Team:
+			n += len(v.ID) + len(v.Name)
+			for _, m := range v.MemberIDs {
+				n += 16 + len(m)
+			}
+		}
+	}
+	return n
 }
 
 // dataVersion reads the data version.

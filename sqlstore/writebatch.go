@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -17,10 +18,21 @@ type writeJob struct {
 	ctx context.Context
 	op  string
 	fn  func(r runner) error
-	err error
+	// deadline is when the transaction must have begun, zero for never.
+	deadline time.Time
+	err      error
+	// done says err is the job's final outcome.
+	done bool
 }
 
-func (j *writeJob) fail(err error) { j.err = err }
+func (j *writeJob) fail(err error) {
+	if !j.done {
+		j.err, j.done = err, true
+	}
+}
+
+// finish records the job's final outcome.
+func (j *writeJob) finish(err error) { j.err, j.done = err, true }
 
 // runWriteBatch runs the write transactions of batch as one transaction,
 // each in a savepoint of its own: one whose function fails is rolled back
@@ -33,7 +45,7 @@ func (db *DB) runWriteBatch(batch []*writeJob) {
 	live := make([]*writeJob, 0, len(batch))
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
-			j.err = db.fail(j.op+": begin", err, nil)
+			j.finish(db.beginError(j.op, err))
 			continue
 		}
 		live = append(live, j)
@@ -42,7 +54,7 @@ func (db *DB) runWriteBatch(batch []*writeJob) {
 		return
 	}
 	for _, j := range live {
-		j.err = db.inOwnTx(j.ctx, j.op, j.fn)
+		j.finish(db.inOwnTx(j.ctx, j.op, j.fn, j.deadline))
 	}
 }
 
@@ -54,11 +66,12 @@ func (db *DB) tryWriteBatch(jobs []*writeJob) bool {
 	// interrupted inside the transaction would roll all of it back.
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	tx, err := db.beginTx(ctx, cancel)
+	tx, err := db.beginTx(ctx, cancel,
+		earliestDeadline(jobs, func(j *writeJob) time.Time { return j.deadline }))
 	if err != nil {
 		err = db.beginError("write batch", err)
 		for _, j := range jobs {
-			j.err = err
+			j.finish(err)
 		}
 		return true
 	}
@@ -69,15 +82,29 @@ func (db *DB) tryWriteBatch(jobs []*writeJob) bool {
 			return false
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	err = tx.Commit()
+	if err != nil {
 		err = db.fail("write batch: commit", err, nil)
-		for _, j := range jobs {
-			if j.err == nil {
-				j.err = err
-			}
+	}
+	for _, j := range jobs {
+		if j.err == nil {
+			j.err = err
 		}
+		j.done = true
 	}
 	return true
+}
+
+// earliestDeadline is the first deadline of jobs, zero if none has one:
+// their batch must begin by it, so that no job waits longer than its own.
+func earliestDeadline[J any](jobs []J, deadline func(J) time.Time) time.Time {
+	var first time.Time
+	for _, j := range jobs {
+		if d := deadline(j); !d.IsZero() && (first.IsZero() || d.Before(first)) {
+			first = d
+		}
+	}
+	return first
 }
 
 // runSavepoint runs one job of a batch in a savepoint of r's transaction.
