@@ -67,6 +67,7 @@ func (r *Report) writeTargets(m *md) {
 			fmt.Sprintf("p50 %s ms, p99 %s ms", f(Median(lv.Nginx.P50())), f(Median(lv.Nginx.P99()))),
 			"", "")
 	}
+	r.writeOpenTargets(m)
 	for _, g := range r.Growth {
 		if len(g.States) < 2 {
 			continue
@@ -188,6 +189,7 @@ func (r *Report) writeReads(m *md) {
 			runsOf(lv.Postgres.RPS()), runsOf(lv.Nginx.RPS()))
 	}
 	m.p("")
+	r.writeOpenReads(m)
 }
 
 // growthRatio is the median per-run ratio of a metric of state b over

@@ -55,11 +55,16 @@ type Report struct {
 	// Load holds the one-minute load average sampled through the run.
 	Load []float64 `json:"load"`
 
-	Enroll  EnrollReport `json:"enroll"`
-	Reads   []ReadLevel  `json:"reads"`
-	Memory  []Memory     `json:"memory"`
-	Growth  []Growth     `json:"growth"`
-	Startup []Startup    `json:"startup"`
+	Enroll EnrollReport `json:"enroll"`
+	Reads  []ReadLevel  `json:"reads"`
+	// OpenReads are the open-loop reads at TargetReadClients connections,
+	// each run at half of the rate nginx reached closed loop at that
+	// concurrency in the same run; nil when no read level has that many
+	// clients.
+	OpenReads *ReadLevel `json:"openReads,omitempty"`
+	Memory    []Memory   `json:"memory"`
+	Growth    []Growth   `json:"growth"`
+	Startup   []Startup  `json:"startup"`
 
 	// Profiles are the pprof summaries of the in-process profiling
 	// benchmarks, when they ran.

@@ -227,14 +227,27 @@ func (r *Reader) target(name string) readTarget {
 	return readTarget{name: name, url: r.URL, ca: r.CAFile, cert: r.CertFile, key: r.KeyFile}
 }
 
-// readLoad runs one read load against t.
+// readLoad runs one closed-loop read load against t.
 func (s *Suite) readLoad(ctx context.Context, t readTarget, clients int,
 	d, warmup time.Duration) (Result, error) {
-	r, err := s.loadgen(ctx, nil, "-mode", "read", "-url", t.url, "-ca", t.ca,
+	return s.readLoadAt(ctx, t, clients, d, warmup, 0)
+}
+
+// readLoadAt runs one read load against t, open loop at rate requests per
+// second when rate is above zero.
+func (s *Suite) readLoadAt(ctx context.Context, t readTarget, clients int,
+	d, warmup time.Duration, rate float64) (Result, error) {
+	args := []string{"-mode", "read", "-url", t.url, "-ca", t.ca,
 		"-cert", t.cert, "-key", t.key, "-c", strconv.Itoa(clients),
-		"-d", d.String(), "-warmup", warmup.String())
+		"-d", d.String(), "-warmup", warmup.String()}
+	loop := "clients"
+	if rate > 0 {
+		args = append(args, "-rate", strconv.FormatFloat(rate, 'f', 1, 64))
+		loop = fmt.Sprintf("connections at %.0f/s", rate)
+	}
+	r, err := s.loadgen(ctx, nil, args...)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s at %d clients: %w", t.name, clients, err)
+		return Result{}, fmt.Errorf("%s at %d %s: %w", t.name, clients, loop, err)
 	}
 	return *r, nil
 }
