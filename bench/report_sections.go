@@ -190,6 +190,7 @@ func (r *Report) writeReads(m *md) {
 	}
 	m.p("")
 	r.writeOpenReads(m)
+	r.writeClientCost(m)
 }
 
 // growthRatio is the median per-run ratio of a metric of state b over

@@ -68,6 +68,15 @@ func openRuns(rate float64, late int, p99 ...float64) Runs {
 	return out
 }
 
+// withCPU gives each run a measured phase of seconds and the load
+// generator's processor time cpu.
+func withCPU(rs Runs, seconds, cpu float64) Runs {
+	for i := range rs {
+		rs[i].Seconds, rs[i].CPUSeconds = seconds, cpu
+	}
+	return rs
+}
+
 // sampleReport is a report with every section filled.
 func sampleReport() *Report {
 	state := func(name string, rate float64) GrowthState {
@@ -84,8 +93,8 @@ func sampleReport() *Report {
 			SQLite: runs(100, 100, 100), Postgres: runs(600, 600, 600),
 			StepDirect: runs(50, 50, 50), StepGateway: runs(40, 40, 40),
 		},
-		Reads: []ReadLevel{{Clients: 32, SQLite: runs(500, 500, 500),
-			Postgres: runs(400, 400, 400), Nginx: runs(2000, 2000, 2000)}},
+		Reads: []ReadLevel{{Clients: 32, SQLite: withCPU(runs(500, 500, 500), 5, 0.5),
+			Postgres: runs(400, 400, 400), Nginx: withCPU(runs(2000, 2000, 2000), 5, 2)}},
 		OpenReads: &ReadLevel{Clients: 32, SQLite: openRuns(1000, 10, 8, 9, 12),
 			Postgres: openRuns(1000, 0, 20, 30, 25), Nginx: openRuns(1000, 0, 1, 1, 1)},
 		Memory: []Memory{{Name: "SQLite, read table", PeakRSS: 64 << 20}},
@@ -131,6 +140,10 @@ func TestWriteMarkdown(t *testing.T) {
 			"(SQLite) | 9.00 ms at 980/s (asked 1000/s) | -1.0 ms | **met** |",
 		"| read p99 < 10 ms at 32 connections at half of nginx's throughput (open loop) " +
 			"(PostgreSQL) | 25.0 ms at 980/s (asked 1000/s) | +15.0 ms | **not met** |",
+		// client CPU: 0.5 s over 2,500 requests in 5 s, a tenth of one CPU.
+		"| SQLite | closed loop, 32 clients | 200 | 5.0% | [200, 200, 200] |",
+		"| nginx | closed loop, 32 clients | 200 | 20.0% | [200, 200, 200] |",
+		"| PostgreSQL | closed loop, 32 clients | – | – | [] |",
 		"### Latency at half of nginx's throughput (open loop)",
 		"| SQLite | 1000 [1000, 1000, 1000] | 980 [980, 980, 980] | 2.25 [2.00, 2.25, 3.00] | " +
 			"9.00 [8.00, 9.00, 12.0] | 10 (1.0%) [10, 10, 10] |",
