@@ -57,6 +57,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	m := &md{w: w}
 	r.writeIntro(m)
 	r.writeTargets(m)
+	r.writeBeforeAfter(m)
 	r.writeEnroll(m)
 	r.writeReads(m)
 	r.writeGrowth(m)

@@ -97,6 +97,9 @@ func sampleReport() *Report {
 			Postgres: runs(400, 400, 400), Nginx: withCPU(runs(2000, 2000, 2000), 5, 2)}},
 		OpenReads: &ReadLevel{Clients: 32, SQLite: openRuns(1000, 10, 8, 9, 12),
 			Postgres: openRuns(1000, 0, 20, 30, 25), Nginx: openRuns(1000, 0, 1, 1, 1)},
+		Before: &BeforeAfter{Ref: "abc1234 (an old commit)",
+			Reads:  StorePair{SQLite: runs(250, 250, 250), Postgres: runs(400, 400, 400)},
+			Enroll: StorePair{SQLite: runs(50, 50, 50), Postgres: runs(600, 600, 600)}},
 		Memory: []Memory{{Name: "SQLite, read table", PeakRSS: 64 << 20}},
 		Growth: []Growth{{Store: "sqlite", States: []GrowthState{
 			state("10 grants", 100), state("100,000 grants", 50)}}},
@@ -140,6 +143,17 @@ func TestWriteMarkdown(t *testing.T) {
 			"(SQLite) | 9.00 ms at 980/s (asked 1000/s) | -1.0 ms | **met** |",
 		"| read p99 < 10 ms at 32 connections at half of nginx's throughput (open loop) " +
 			"(PostgreSQL) | 25.0 ms at 980/s (asked 1000/s) | +15.0 ms | **not met** |",
+		// before and after: SQLite reads twice as fast, enrollment too.
+		"## Before and after",
+		"`mosaic` built from abc1234 (an old commit)",
+		"| SQLite | reads at 32 clients, req/s | 250 [250, 250, 250] | 500 [500, 500, 500] | " +
+			"2.000× [2.00, 2.00, 2.00] |",
+		"| SQLite | reads at 32 clients, p50 ms | 4.00 [4.00, 4.00, 4.00] | " +
+			"2.00 [2.00, 2.00, 2.00] | 0.500× [0.50, 0.50, 0.50] |",
+		"| SQLite | enrollment, per second | 50.0 [50.0, 50.0, 50.0] | 100 [100, 100, 100] | " +
+			"2.000× [2.00, 2.00, 2.00] |",
+		"| PostgreSQL | reads at 32 clients, p99 ms | 5.00 [5.00, 5.00, 5.00] | " +
+			"5.00 [5.00, 5.00, 5.00] | 1.000× [1.00, 1.00, 1.00] |",
 		// client CPU: 0.5 s over 2,500 requests in 5 s, a tenth of one CPU.
 		"| SQLite | closed loop, 32 clients | 200 | 5.0% | [200, 200, 200] |",
 		"| nginx | closed loop, 32 clients | 200 | 20.0% | [200, 200, 200] |",

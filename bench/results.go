@@ -62,9 +62,12 @@ type Report struct {
 	// concurrency in the same run; nil when no read level has that many
 	// clients.
 	OpenReads *ReadLevel `json:"openReads,omitempty"`
-	Memory    []Memory   `json:"memory"`
-	Growth    []Growth   `json:"growth"`
-	Startup   []Startup  `json:"startup"`
+	// Before holds the runs of the gateways of the baseline binary, nil
+	// when there was none.
+	Before  *BeforeAfter `json:"before,omitempty"`
+	Memory  []Memory     `json:"memory"`
+	Growth  []Growth     `json:"growth"`
+	Startup []Startup    `json:"startup"`
 
 	// Profiles are the pprof summaries of the in-process profiling
 	// benchmarks, when they ran.
@@ -90,6 +93,25 @@ type EnrollReport struct {
 	// StepGateway the gateway enrolling with step-ca as its CA.
 	StepDirect  Runs `json:"stepDirect"`
 	StepGateway Runs `json:"stepGateway"`
+}
+
+// BeforeAfter holds the runs of the "before" gateways, which run a
+// binary built from an earlier commit and are set up as the current ones
+// are; each run pairs up with the current gateways' run of the same index.
+type BeforeAfter struct {
+	// Ref names the earlier commit.
+	Ref string `json:"ref"`
+	// Reads are closed loop at TargetReadClients clients, each run back
+	// to back with the current gateway of the same store.
+	Reads StorePair `json:"reads"`
+	// Enroll is the enrollment load, run right after the current gateways.
+	Enroll StorePair `json:"enroll"`
+}
+
+// StorePair holds runs of a SQLite and a PostgreSQL gateway.
+type StorePair struct {
+	SQLite   Runs `json:"sqlite"`
+	Postgres Runs `json:"postgres"`
 }
 
 // ReadLevel holds the read runs at one concurrency.

@@ -44,7 +44,7 @@ func (s *Suite) growStore(ctx context.Context, store string) (*Growth, error) {
 	g := &Growth{Store: store, States: make([]GrowthState, len(sizes))}
 	for i, size := range sizes {
 		name := fmt.Sprintf("growth-%s-%d", store, i+1)
-		n, err := s.startNode(ctx, name, store == "postgres", "embedded", nil)
+		n, err := s.startNode(ctx, nodeSpec{name: name, ca: "embedded", postgres: store == "postgres"})
 		if err != nil {
 			return nil, err
 		}

@@ -22,16 +22,9 @@ func (s *Suite) reads(ctx context.Context) error {
 		for i, clients := range s.plan.ReadLevels {
 			lv := &levels[i]
 			lv.Clients = clients
-			for k := range targets {
-				t := targets[(k+run)%len(targets)]
-				r, err := s.readLoad(ctx, t, clients, s.plan.ReadDuration, s.plan.ReadWarmup)
-				if err != nil {
-					return err
-				}
-				lv.add(t.name, r)
+			if err := s.readLevel(ctx, run, targets, lv); err != nil {
+				return err
 			}
-			s.printf("reads run %d/%d, %3d clients: %s", run+1, s.plan.Runs, clients,
-				lv.last())
 		}
 		if open != nil {
 			at := slices.Index(s.plan.ReadLevels, TargetReadClients)
@@ -42,6 +35,28 @@ func (s *Suite) reads(ctx context.Context) error {
 	}
 	s.report.Reads, s.report.OpenReads = levels, open
 	return s.recordMemory("sqlite", "postgres")
+}
+
+// readLevel measures one run of a level: the targets in an order rotating
+// from run to run, each current gateway back to back with its "before"
+// twin at the level compared with the baseline.
+func (s *Suite) readLevel(ctx context.Context, run int, targets []readTarget,
+	lv *ReadLevel) error {
+	for k := range targets {
+		for _, t := range s.withBefore(targets[(k+run)%len(targets)], lv.Clients, run) {
+			r, err := s.readLoad(ctx, t, lv.Clients, s.plan.ReadDuration, s.plan.ReadWarmup)
+			if err != nil {
+				return err
+			}
+			s.fileRead(lv, t.name, r)
+		}
+	}
+	s.printf("reads run %d/%d, %3d clients: %s", run+1, s.plan.Runs, lv.Clients, lv.last())
+	if b := s.report.Before; b != nil && lv.Clients == TargetReadClients {
+		s.printf("reads run %d/%d, %3d clients, %s", run+1, s.plan.Runs, lv.Clients,
+			beforeBrief(&b.Reads))
+	}
+	return nil
 }
 
 // readTargets are the SQLite and PostgreSQL gateways and nginx, which
