@@ -101,6 +101,9 @@ func sampleReport() *Report {
 			Reads:  StorePair{SQLite: runs(250, 250, 250), Postgres: runs(400, 400, 400)},
 			Enroll: StorePair{SQLite: runs(50, 50, 50), Postgres: runs(600, 600, 600)}},
 		Memory: []Memory{{Name: "SQLite, read table", PeakRSS: 64 << 20}},
+		AuditVerify: []AuditVerify{{Name: "SQLite, 100,000 grants + 1,000,000 audit rows",
+			Rows: []int64{1_000_500, 1_000_500, 1_000_500}, Seconds: []float64{2, 2.5, 4},
+			Intact: []bool{true, true, true}}},
 		Growth: []Growth{{Store: "sqlite", States: []GrowthState{
 			state("10 grants", 100), state("100,000 grants", 50)}}},
 		Startup:  []Startup{{Name: "SQLite, 10 grants", Seconds: []float64{0.1, 0.2, 0.3}, First: 1}},
@@ -154,6 +157,10 @@ func TestWriteMarkdown(t *testing.T) {
 			"2.000× [2.00, 2.00, 2.00] |",
 		"| PostgreSQL | reads at 32 clients, p99 ms | 5.00 [5.00, 5.00, 5.00] | " +
 			"5.00 [5.00, 5.00, 5.00] | 1.000× [1.00, 1.00, 1.00] |",
+		// audit verification: 1,000,500 rows in 2.5 s.
+		"## Audit chain verification",
+		"| SQLite, 100,000 grants + 1,000,000 audit rows | 1,000,500 | 2.50 | " +
+			"[2.000, 2.500, 4.000] | 400,200 | yes |",
 		// client CPU: 0.5 s over 2,500 requests in 5 s, a tenth of one CPU.
 		"| SQLite | closed loop, 32 clients | 200 | 5.0% | [200, 200, 200] |",
 		"| nginx | closed loop, 32 clients | 200 | 20.0% | [200, 200, 200] |",
@@ -169,6 +176,22 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 	if strings.Contains(out, "NaN") {
 		t.Error("report holds NaN")
+	}
+}
+
+func TestIntactText(t *testing.T) {
+	tests := []struct {
+		runs []bool
+		want string
+	}{
+		{nil, "–"},
+		{[]bool{true, true, true}, "yes"},
+		{[]bool{true, false, false}, "**no** (run 2, 3)"},
+	}
+	for _, tt := range tests {
+		if got := intactText(tt.runs); got != tt.want {
+			t.Errorf("intactText(%v) = %q, want %q", tt.runs, got, tt.want)
+		}
 	}
 }
 

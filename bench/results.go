@@ -68,6 +68,9 @@ type Report struct {
 	Memory  []Memory     `json:"memory"`
 	Growth  []Growth     `json:"growth"`
 	Startup []Startup    `json:"startup"`
+	// AuditVerify are the verifications of the growth gateways' audit
+	// chains, those with a seeded audit log.
+	AuditVerify []AuditVerify `json:"auditVerify,omitempty"`
 
 	// Profiles are the pprof summaries of the in-process profiling
 	// benchmarks, when they ran.
@@ -155,6 +158,17 @@ type Startup struct {
 	Seconds []float64 `json:"seconds"`
 	// First is the very first start, on an empty data directory.
 	First float64 `json:"first"`
+}
+
+// AuditVerify is the verification of one gateway's audit chain by
+// `mosaic federation audit verify --json`, run by run: the rows it
+// checked, its wall time in seconds (the CLI's start included) and whether
+// the chain was intact.
+type AuditVerify struct {
+	Name    string    `json:"name"`
+	Rows    []int64   `json:"rows"`
+	Seconds []float64 `json:"seconds"`
+	Intact  []bool    `json:"intact"`
 }
 
 // Profile is the pprof summary of one profiled workload.
