@@ -117,14 +117,14 @@ func (r *Report) writeIntro(m *md) {
 	m.p("")
 	m.p("Read latency is shown two ways. Closed loop, each client sends its next request "+
 		"as soon as the answer to the last has come, so by Little's law the mean latency "+
-		"is the number of clients over the throughput: at %d clients a p99 under %.0f ms "+
-		"needs a mean under it, so more than %s requests per second, whatever the server "+
-		"does with each one. These rows measure throughput; their latency mostly restates "+
-		"it. Open loop, requests are sent on a fixed schedule at a rate below what the "+
-		"machine can serve (half of nginx's closed-loop throughput at %d clients in the "+
-		"same run), and latency counts from when each request was due, not from when it "+
-		"was sent: that is the latency a client sees at that load, and the reading the "+
-		"p99 target is judged on as well.", TargetReadClients, TargetReadP99Ms,
+		"is the number of clients over the throughput: at %d clients a mean under %.0f ms, "+
+		"which a p99 under %.0f ms all but implies, takes more than %s requests per second, "+
+		"whatever the server does with each request. Those latencies mostly restate the "+
+		"throughput. Open loop, requests are sent on a fixed schedule at a set rate (half "+
+		"of nginx's closed-loop throughput at %d clients in the same run), and latency "+
+		"counts from when each request was due, not from when it was sent: that is the "+
+		"latency a client sees at that load. The Targets table judges the p99 target on "+
+		"both readings.", TargetReadClients, TargetReadP99Ms, TargetReadP99Ms,
 		count(int(float64(TargetReadClients)/TargetReadP99Ms*1000)), TargetReadClients)
 	m.p("")
 }

@@ -62,7 +62,10 @@ func (r *Report) writeOpenReads(m *md) {
 		"a slow answer before it on its connection pays for the wait. A request is late "+
 		"when it was sent more than %s behind its schedule; one still unanswered %s after "+
 		"the end, or not sent by then, counts as failed. The achieved rate is that of the "+
-		"requests due in the measured phase, over the time to their last answer.",
+		"requests due in the measured phase, over the time to their last answer. Where "+
+		"the rate asked is above what a target serves, its queue grows through the "+
+		"phase, nearly every request is late, and its latencies grow with the phase's "+
+		"length: the achieved rate then says more than they do.",
 		o.Clients, o.Clients, r.Plan.ReadDuration, r.Plan.ReadWarmup, LateAfter, readGrace)
 	m.p("")
 	m.header("target", "rate asked, req/s", "rate achieved, req/s", "p50 ms", "p99 ms",
