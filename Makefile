@@ -37,5 +37,5 @@ clean:
 	rm -rf bin
 
 .PHONY: bench
-bench: ## measure enrollment, reads and growth; write BENCHMARKS.md (BENCH_QUICK=1, BENCH_PROFILE=1)
+bench: ## measure enrollment, reads and growth, before and after; write BENCHMARKS.md (BENCH_QUICK=1, BENCH_PROFILE=1, BENCH_BASELINE=ref|none)
 	scripts/bench.sh

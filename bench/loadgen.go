@@ -34,17 +34,29 @@ type Result struct {
 	// CPUSeconds is the processor time (user and system) the load
 	// generator itself spent during the measured phase of a read load.
 	CPUSeconds float64 `json:"cpuSeconds,omitempty"`
+	// TargetRPS is the rate an open-loop load asked for, zero for a
+	// closed-loop one. Late counts its measured requests sent more than
+	// LateAfter behind their schedule (their latency counts from the
+	// schedule all the same).
+	TargetRPS float64 `json:"targetRps,omitempty"`
+	Late      int     `json:"late,omitempty"`
 }
 
 // ReadConfig is a read load: Clients keep-alive HTTP/1.1 clients, each on
-// its own connection, GET URL in a loop for Warmup (not counted) and then
-// for Duration.
+// its own connection, GET URL for Warmup (not counted) and then for
+// Duration.
 type ReadConfig struct {
 	URL      string
 	TLS      *tls.Config
 	Clients  int
 	Duration time.Duration
 	Warmup   time.Duration
+	// Rate, when above zero, makes the load open loop: Rate requests per
+	// second in all, each client sending on a fixed schedule (see
+	// newSchedules) whether or not the answers keep up. Zero is closed
+	// loop: each client sends its next request as soon as it has the
+	// answer to the last.
+	Rate float64
 	// Timeout bounds each request; zero means 10 seconds.
 	Timeout time.Duration
 }
@@ -82,6 +94,10 @@ type tally struct {
 	bytes int64
 	errs  int
 	first string
+	// late counts open-loop requests sent behind schedule; last is when
+	// the last open-loop answer came.
+	late int
+	last time.Time
 }
 
 // add records one outcome.
@@ -105,6 +121,7 @@ func summarize(tallies []*tally, elapsed time.Duration) *Result {
 		all = append(all, t.lat...)
 		r.Bytes += t.bytes
 		r.Errors += t.errs
+		r.Late += t.late
 		if r.FirstError == "" {
 			r.FirstError = t.first
 		}
@@ -136,8 +153,9 @@ func newHTTPClient(cfg *tls.Config, timeout time.Duration) *http.Client {
 
 // RunReads runs a read load and reports the measured phase.
 func RunReads(ctx context.Context, cfg ReadConfig) (*Result, error) {
-	if cfg.Clients < 1 || cfg.Duration <= 0 {
-		return nil, errors.New("bench: read load needs at least one client and a duration")
+	if cfg.Clients < 1 || cfg.Duration <= 0 || cfg.Rate < 0 || cfg.Rate > maxRate {
+		return nil, fmt.Errorf("bench: read load needs at least one client, a duration "+
+			"and a rate from 0 to %.0f per second", maxRate)
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
@@ -150,6 +168,9 @@ func RunReads(ctx context.Context, cfg ReadConfig) (*Result, error) {
 	get := func(ctx context.Context, c *http.Client) outcome {
 		return send(ctx, c, http.MethodGet, cfg.URL, nil)
 	}
+	if cfg.Rate > 0 {
+		return openPhase(ctx, clients, cfg, get), ctx.Err()
+	}
 
 	if cfg.Warmup > 0 {
 		readPhase(ctx, clients, cfg.Warmup, get)
@@ -160,6 +181,10 @@ func RunReads(ctx context.Context, cfg ReadConfig) (*Result, error) {
 	r.CPUSeconds = processCPU() - cpu
 	return r, ctx.Err()
 }
+
+// maxRate bounds the rate of an open-loop load, far above what one
+// machine serves.
+const maxRate = 1e6
 
 // readGrace is how long a read phase waits for the answers still due when
 // its time is up; requests unanswered by then are cancelled and counted as

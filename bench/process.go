@@ -174,6 +174,12 @@ func (g *Gateway) AdminURL() string { return "http://" + g.adminAddr }
 // FederationURL is the federation API's base URL.
 func (g *Gateway) FederationURL() string { return "https://" + g.fedAddr }
 
+// cliEnv is the environment that points the mosaic CLI at the gateway's
+// admin API.
+func (g *Gateway) cliEnv() []string {
+	return []string{"MOSAIC_ADMIN_URL=" + g.AdminURL(), "MOSAIC_ADMIN_TOKEN=" + g.adminToken}
+}
+
 // Admin returns a client of the gateway's admin API.
 func (g *Gateway) Admin() *Admin { return NewAdmin(g.AdminURL(), g.adminToken) }
 

@@ -57,6 +57,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	m := &md{w: w}
 	r.writeIntro(m)
 	r.writeTargets(m)
+	r.writeBeforeAfter(m)
 	r.writeEnroll(m)
 	r.writeReads(m)
 	r.writeGrowth(m)
@@ -113,6 +114,18 @@ func (r *Report) writeIntro(m *md) {
 		"same %d CPUs as the server it measures, as do PostgreSQL and step-ca: "+
 		"throughput here is that of the whole machine, not of the gateway alone.",
 		runs, mc.CPUs)
+	m.p("")
+	m.p("Read latency is shown two ways. Closed loop, each client sends its next request "+
+		"as soon as the answer to the last has come, so by Little's law the mean latency "+
+		"is the number of clients over the throughput: at %d clients a mean under %.0f ms, "+
+		"which a p99 under %.0f ms all but implies, takes more than %s requests per second, "+
+		"whatever the server does with each request. Those latencies mostly restate the "+
+		"throughput. Open loop, requests are sent on a fixed schedule at a set rate (half "+
+		"of nginx's closed-loop throughput at %d clients in the same run), and latency "+
+		"counts from when each request was due, not from when it was sent: that is the "+
+		"latency a client sees at that load. The Targets table judges the p99 target on "+
+		"both readings.", TargetReadClients, TargetReadP99Ms, TargetReadP99Ms,
+		count(int(float64(TargetReadClients)/TargetReadP99Ms*1000)), TargetReadClients)
 	m.p("")
 }
 

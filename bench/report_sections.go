@@ -67,6 +67,7 @@ func (r *Report) writeTargets(m *md) {
 			fmt.Sprintf("p50 %s ms, p99 %s ms", f(Median(lv.Nginx.P50())), f(Median(lv.Nginx.P99()))),
 			"", "")
 	}
+	r.writeOpenTargets(m)
 	for _, g := range r.Growth {
 		if len(g.States) < 2 {
 			continue
@@ -188,6 +189,8 @@ func (r *Report) writeReads(m *md) {
 			runsOf(lv.Postgres.RPS()), runsOf(lv.Nginx.RPS()))
 	}
 	m.p("")
+	r.writeOpenReads(m)
+	r.writeClientCost(m)
 }
 
 // growthRatio is the median per-run ratio of a metric of state b over
@@ -215,7 +218,8 @@ func (r *Report) writeGrowth(m *md) {
 	m.p("The same reads on gateways whose databases differ only in size, measured back "+
 		"to back: %s grants and peers, %s, and %s with an audit log of %s rows. The extra "+
 		"rows are written straight into the database in one transaction (active peers, "+
-		"active grants, allowed read events); the grant read is a real enrolled one. "+
+		"active grants, allowed read events, these linked into the audit hash chain as "+
+		"the store links its own); the grant read is a real enrolled one. "+
 		"PostgreSQL's tables are then vacuumed and analyzed, as autovacuum would do "+
 		"soon after. Every read adds an audit row, so each database also holds the "+
 		"audit rows of the runs before. Medians of %d runs of %s after a %s warm-up; "+
@@ -239,6 +243,7 @@ func (r *Report) writeGrowth(m *md) {
 		}
 	}
 	m.p("")
+	r.writeAuditVerify(m)
 	r.writeStartup(m)
 }
 

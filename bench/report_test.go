@@ -57,6 +57,26 @@ func runs(rps ...float64) Runs {
 	return out
 }
 
+// openRuns makes open-loop results that asked for rate and reached 98% of
+// it, with the given p99s (p50 a quarter of them) and late requests.
+func openRuns(rate float64, late int, p99 ...float64) Runs {
+	out := make(Runs, len(p99))
+	for i, p := range p99 {
+		out[i] = Result{Requests: 1000, RPS: rate * 0.98, TargetRPS: rate, P50Ms: p / 4,
+			P99Ms: p, Late: late}
+	}
+	return out
+}
+
+// withCPU gives each run a measured phase of seconds and the load
+// generator's processor time cpu.
+func withCPU(rs Runs, seconds, cpu float64) Runs {
+	for i := range rs {
+		rs[i].Seconds, rs[i].CPUSeconds = seconds, cpu
+	}
+	return rs
+}
+
 // sampleReport is a report with every section filled.
 func sampleReport() *Report {
 	state := func(name string, rate float64) GrowthState {
@@ -73,9 +93,17 @@ func sampleReport() *Report {
 			SQLite: runs(100, 100, 100), Postgres: runs(600, 600, 600),
 			StepDirect: runs(50, 50, 50), StepGateway: runs(40, 40, 40),
 		},
-		Reads: []ReadLevel{{Clients: 32, SQLite: runs(500, 500, 500),
-			Postgres: runs(400, 400, 400), Nginx: runs(2000, 2000, 2000)}},
+		Reads: []ReadLevel{{Clients: 32, SQLite: withCPU(runs(500, 500, 500), 5, 0.5),
+			Postgres: runs(400, 400, 400), Nginx: withCPU(runs(2000, 2000, 2000), 5, 2)}},
+		OpenReads: &ReadLevel{Clients: 32, SQLite: openRuns(1000, 10, 8, 9, 12),
+			Postgres: openRuns(1000, 0, 20, 30, 25), Nginx: openRuns(1000, 0, 1, 1, 1)},
+		Before: &BeforeAfter{Ref: "abc1234 (an old commit)",
+			Reads:  StorePair{SQLite: runs(250, 250, 250), Postgres: runs(400, 400, 400)},
+			Enroll: StorePair{SQLite: runs(50, 50, 50), Postgres: runs(600, 600, 600)}},
 		Memory: []Memory{{Name: "SQLite, read table", PeakRSS: 64 << 20}},
+		AuditVerify: []AuditVerify{{Name: "SQLite, 100,000 grants + 1,000,000 audit rows",
+			Rows: []int64{1_000_500, 1_000_500, 1_000_500}, Seconds: []float64{2, 2.5, 4},
+			Intact: []bool{true, true, true}}},
 		Growth: []Growth{{Store: "sqlite", States: []GrowthState{
 			state("10 grants", 100), state("100,000 grants", 50)}}},
 		Startup:  []Startup{{Name: "SQLite, 10 grants", Seconds: []float64{0.1, 0.2, 0.3}, First: 1}},
@@ -111,6 +139,35 @@ func TestWriteMarkdown(t *testing.T) {
 		"| SQLite, 10 grants | 0.200 | [0.100, 0.200, 0.300] | 1.000 |",
 		"| SQLite, read table | 64.0 MiB |",
 		"### Federated reads",
+		// open loop: SQLite's p99 median is 9 ms, PostgreSQL's 25 ms.
+		"by Little's law",
+		"more than 3,200 requests per second",
+		"| read p99 < 10 ms at 32 connections at half of nginx's throughput (open loop) " +
+			"(SQLite) | 9.00 ms at 980/s (asked 1000/s) | -1.0 ms | **met** |",
+		"| read p99 < 10 ms at 32 connections at half of nginx's throughput (open loop) " +
+			"(PostgreSQL) | 25.0 ms at 980/s (asked 1000/s) | +15.0 ms | **not met** |",
+		// before and after: SQLite reads twice as fast, enrollment too.
+		"## Before and after",
+		"`mosaic` built from abc1234 (an old commit)",
+		"| SQLite | reads at 32 clients, req/s | 250 [250, 250, 250] | 500 [500, 500, 500] | " +
+			"2.000× [2.00, 2.00, 2.00] |",
+		"| SQLite | reads at 32 clients, p50 ms | 4.00 [4.00, 4.00, 4.00] | " +
+			"2.00 [2.00, 2.00, 2.00] | 0.500× [0.50, 0.50, 0.50] |",
+		"| SQLite | enrollment, per second | 50.0 [50.0, 50.0, 50.0] | 100 [100, 100, 100] | " +
+			"2.000× [2.00, 2.00, 2.00] |",
+		"| PostgreSQL | reads at 32 clients, p99 ms | 5.00 [5.00, 5.00, 5.00] | " +
+			"5.00 [5.00, 5.00, 5.00] | 1.000× [1.00, 1.00, 1.00] |",
+		// audit verification: 1,000,500 rows in 2.5 s.
+		"## Audit chain verification",
+		"| SQLite, 100,000 grants + 1,000,000 audit rows | 1,000,500 | 2.50 | " +
+			"[2.000, 2.500, 4.000] | 400,200 | yes |",
+		// client CPU: 0.5 s over 2,500 requests in 5 s, a tenth of one CPU.
+		"| SQLite | closed loop, 32 clients | 200 | 5.0% | [200, 200, 200] |",
+		"| nginx | closed loop, 32 clients | 200 | 20.0% | [200, 200, 200] |",
+		"| PostgreSQL | closed loop, 32 clients | – | – | [] |",
+		"### Latency at half of nginx's throughput (open loop)",
+		"| SQLite | 1000 [1000, 1000, 1000] | 980 [980, 980, 980] | 2.25 [2.00, 2.25, 3.00] | " +
+			"9.00 [8.00, 9.00, 12.0] | 10 (1.0%) [10, 10, 10] |",
 		"median 2.0, from 1.0 to 3.0 (3 samples)",
 	} {
 		if !strings.Contains(out, want) {
@@ -119,6 +176,22 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 	if strings.Contains(out, "NaN") {
 		t.Error("report holds NaN")
+	}
+}
+
+func TestIntactText(t *testing.T) {
+	tests := []struct {
+		runs []bool
+		want string
+	}{
+		{nil, "–"},
+		{[]bool{true, true, true}, "yes"},
+		{[]bool{true, false, false}, "**no** (run 2, 3)"},
+	}
+	for _, tt := range tests {
+		if got := intactText(tt.runs); got != tt.want {
+			t.Errorf("intactText(%v) = %q, want %q", tt.runs, got, tt.want)
+		}
 	}
 }
 
@@ -137,6 +210,46 @@ func TestGrowthStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := growthStatus(tt.q, tt.small); !strings.HasPrefix(got, tt.want) {
 				t.Errorf("growthStatus = %q, want %q…", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestWriteOpenReads(t *testing.T) {
+	failed := openRuns(1000, 0, 2, 2, 2)
+	failed[1].Errors, failed[1].FirstError = 3, "status 503 audit_unavailable"
+	tests := []struct {
+		name     string
+		open     *ReadLevel
+		want     []string
+		wantNone string
+	}{
+		{"not measured", nil, nil, "open loop"},
+		{"failed requests miss the target", &ReadLevel{Clients: 32, SQLite: failed,
+			Postgres: openRuns(1000, 0, 2, 2, 2), Nginx: openRuns(1000, 0, 1, 1, 1)},
+			[]string{
+				"(open loop) (SQLite) | 2.00 ms at 980/s (asked 1000/s) | -8.0 ms | " +
+					"**not met** (3 requests failed) |",
+				"(open loop) (PostgreSQL) | 2.00 ms at 980/s (asked 1000/s) | -8.0 ms | " +
+					"**met** |",
+				"| SQLite (3 failed: status 503 audit_unavailable) | 1000",
+			}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sampleReport()
+			r.OpenReads = tt.open
+			var b strings.Builder
+			r.writeTargets(&md{w: &b})
+			r.writeReads(&md{w: &b})
+			out := b.String()
+			for _, want := range tt.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("report lacks %q", want)
+				}
+			}
+			if tt.wantNone != "" && strings.Contains(out, tt.wantNone) {
+				t.Errorf("report speaks of %q", tt.wantNone)
 			}
 		})
 	}

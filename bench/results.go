@@ -55,11 +55,22 @@ type Report struct {
 	// Load holds the one-minute load average sampled through the run.
 	Load []float64 `json:"load"`
 
-	Enroll  EnrollReport `json:"enroll"`
-	Reads   []ReadLevel  `json:"reads"`
+	Enroll EnrollReport `json:"enroll"`
+	Reads  []ReadLevel  `json:"reads"`
+	// OpenReads are the open-loop reads at TargetReadClients connections,
+	// each run at half of the rate nginx reached closed loop at that
+	// concurrency in the same run; nil when no read level has that many
+	// clients.
+	OpenReads *ReadLevel `json:"openReads,omitempty"`
+	// Before holds the runs of the gateways of the baseline binary, nil
+	// when there was none.
+	Before  *BeforeAfter `json:"before,omitempty"`
 	Memory  []Memory     `json:"memory"`
 	Growth  []Growth     `json:"growth"`
 	Startup []Startup    `json:"startup"`
+	// AuditVerify are the verifications of the growth gateways' audit
+	// chains, those with a seeded audit log.
+	AuditVerify []AuditVerify `json:"auditVerify,omitempty"`
 
 	// Profiles are the pprof summaries of the in-process profiling
 	// benchmarks, when they ran.
@@ -85,6 +96,25 @@ type EnrollReport struct {
 	// StepGateway the gateway enrolling with step-ca as its CA.
 	StepDirect  Runs `json:"stepDirect"`
 	StepGateway Runs `json:"stepGateway"`
+}
+
+// BeforeAfter holds the runs of the "before" gateways, which run a
+// binary built from an earlier commit and are set up as the current ones
+// are; each run pairs up with the current gateways' run of the same index.
+type BeforeAfter struct {
+	// Ref names the earlier commit.
+	Ref string `json:"ref"`
+	// Reads are closed loop at TargetReadClients clients, each run back
+	// to back with the current gateway of the same store.
+	Reads StorePair `json:"reads"`
+	// Enroll is the enrollment load, run right after the current gateways.
+	Enroll StorePair `json:"enroll"`
+}
+
+// StorePair holds runs of a SQLite and a PostgreSQL gateway.
+type StorePair struct {
+	SQLite   Runs `json:"sqlite"`
+	Postgres Runs `json:"postgres"`
 }
 
 // ReadLevel holds the read runs at one concurrency.
@@ -128,6 +158,17 @@ type Startup struct {
 	Seconds []float64 `json:"seconds"`
 	// First is the very first start, on an empty data directory.
 	First float64 `json:"first"`
+}
+
+// AuditVerify is the verification of one gateway's audit chain by
+// `mosaic federation audit verify --json`, run by run: the rows it
+// checked, its wall time in seconds (the CLI's start included) and whether
+// the chain was intact.
+type AuditVerify struct {
+	Name    string    `json:"name"`
+	Rows    []int64   `json:"rows"`
+	Seconds []float64 `json:"seconds"`
+	Intact  []bool    `json:"intact"`
 }
 
 // Profile is the pprof summary of one profiled workload.

@@ -67,7 +67,7 @@ const (
 
 // Statements of the seeder, in SQLite's dialect and PostgreSQL's. Each
 // generates its rows from a series 1..n inside the database.
-var seedSQL = map[bool]struct{ series, id, hex, peers, grants, audit string }{
+var seedSQL = map[bool]struct{ series, id, hex string }{
 	false: {
 		series: "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < ?) ",
 		id:     "printf('%s%%012d', %s)",
@@ -103,16 +103,20 @@ func (s *Seeder) insert(ctx context.Context, table, cols, selectList string, n i
 			fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM n", table, cols, selectList)
 		args = append([]any{n}, args...)
 	}
-	if err := s.inTx(ctx, table, stmt, args); err != nil {
+	err := s.inTx(ctx, table, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, stmt, args...)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("bench: seed %s: %w", table, err)
 	}
 	return nil
 }
 
-// inTx runs stmt in one transaction with the table's secondary indexes
+// inTx runs fn in one transaction with the table's secondary indexes
 // dropped first and made again afterwards, which is much faster than
 // updating them row by row; the result is the same schema.
-func (s *Seeder) inTx(ctx context.Context, table, stmt string, args []any) error {
+func (s *Seeder) inTx(ctx context.Context, table string, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -121,6 +125,12 @@ func (s *Seeder) inTx(ctx context.Context, table, stmt string, args []any) error
 	if s.postgres {
 		if _, err := tx.ExecContext(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
 			return err
+		}
+		// Appends to the audit chain wait, before the table is locked.
+		if table == "audit_events" {
+			if _, err := tx.ExecContext(ctx, auditChainLock); err != nil {
+				return err
+			}
 		}
 	}
 	idx, err := s.indexes(ctx, tx, table)
@@ -132,7 +142,7 @@ func (s *Seeder) inTx(ctx context.Context, table, stmt string, args []any) error
 			return err
 		}
 	}
-	if _, err := tx.ExecContext(ctx, stmt, args...); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	for _, ix := range idx {
@@ -202,25 +212,6 @@ func (s *Seeder) Grants(ctx context.Context, userID string, n int) error {
 	return s.insert(ctx, "grants",
 		"id, user_id, peer_id, scope, status, created_at, updated_at, activated_at, cert_serial",
 		grants, n, userID, string(scope), now, now, now)
-}
-
-// Audit inserts n allowed read events spread over the seeded grants
-// (grants of them, at least 1), ten milliseconds apart and ending now.
-func (s *Seeder) Audit(ctx context.Context, userID string, n, grants int) error {
-	if n <= 0 {
-		return nil
-	}
-	grants = max(grants, 1)
-	now := time.Now().UnixMilli()
-	k := fmt.Sprintf("(x %% %d + 1)", grants)
-	events := fmt.Sprintf(bigint+" - ("+bigint+" - x) * 10, 'seed-' || x, %s, %s, "+text+
-		", 'read', 'tasks', 200, "+
-		"'allowed', '', %d, '127.0.0.1:40000', '', %s",
-		s.idExpr(seedPeerPrefix, k), s.idExpr(seedGrantPrefix, k), PageRows, s.hexExpr(k))
-	return s.insert(ctx, "audit_events",
-		"occurred_at, request_id, peer_id, grant_id, subject_user_id, verb, resource, status, "+
-			"outcome, reason, row_count, source_addr, token_hash_prefix, cert_serial",
-		events, n, now, n, userID)
 }
 
 // Settle brings PostgreSQL's statistics and visibility map up to date for

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/sqlstore"
+	"github.com/mosaicgw/mosaic/sqlstore/auditchain"
 )
 
 // seedTarget is a store with the gateway's schema and the seeder of its
@@ -81,8 +82,9 @@ func TestSeeder(t *testing.T) {
 	}
 }
 
-// testSeeder seeds grants and audit rows and reads them back through the
-// store, checking that the indexes survive.
+// testSeeder seeds grants and audit rows between two appends of the store
+// and reads them back through the store, checking that the indexes
+// survive and that the audit chain verifies across the seeded rows.
 func testSeeder(t *testing.T, st seedTarget) {
 	t.Helper()
 	ctx := context.Background()
@@ -91,16 +93,18 @@ func testSeeder(t *testing.T, st seedTarget) {
 		t.Fatal(err)
 	}
 	before := indexNames(t, st.seeder)
+	appendAudit(t, st.store, "before the seed")
 	if err := st.seeder.Grants(ctx, user.ID, 250); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.seeder.Audit(ctx, user.ID, 1000, 250); err != nil {
 		t.Fatal(err)
 	}
+	appendAudit(t, st.store, "after the seed")
 	if after := indexNames(t, st.seeder); !slices.Equal(before, after) {
 		t.Errorf("indexes %v after seeding, want %v", after, before)
 	}
-	for table, want := range map[string]int{"grants": 250, "peers": 250, "audit_events": 1000} {
+	for table, want := range map[string]int{"grants": 250, "peers": 250, "audit_events": 1002} {
 		if n, err := st.seeder.Count(ctx, table); err != nil || n != want {
 			t.Errorf("%s: %d rows (%v), want %d", table, n, err, want)
 		}
@@ -121,6 +125,36 @@ func testSeeder(t *testing.T, st seedTarget) {
 	evs, err := st.store.ListAudit(ctx, mosaic.AuditFilter{GrantID: g.ID, Limit: 100})
 	if err != nil || len(evs) != 4 {
 		t.Errorf("%d audit events of grant 250 (%v), want 4", len(evs), err)
+	}
+	checkChain(t, st.store, 1002)
+}
+
+// appendAudit appends one event through the store.
+func appendAudit(t *testing.T, store *sqlstore.DB, requestID string) {
+	t.Helper()
+	err := store.AppendAudit(context.Background(), &mosaic.AuditEvent{RequestID: requestID,
+		Verb: "read", Resource: "tasks", Status: 200, Outcome: mosaic.OutcomeAllowed})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkChain verifies the audit chain of store: rows rows, intact, the
+// last one the store's own append after the seed.
+func checkChain(t *testing.T, store *sqlstore.DB, rows int64) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := auditchain.Verify(ctx, store, 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Intact || r.Rows != rows {
+		t.Fatalf("chain intact %v over %d rows (break %+v), want intact over %d", r.Intact,
+			r.Rows, r.Break, rows)
+	}
+	head, err := store.ScanAudit(ctx, auditchain.Query{After: r.HeadID - 1, Limit: 1})
+	if err != nil || len(head) != 1 || head[0].RequestID != "after the seed" {
+		t.Errorf("head of the chain %+v (%v), want the append after the seed", head, err)
 	}
 }
 

@@ -28,6 +28,11 @@ type Tools struct {
 	Nginx    string
 	// PostgresURL is a server where throwaway databases may be made.
 	PostgresURL string
+	// Baseline, when not empty, is a mosaic binary built from an earlier
+	// commit, measured beside Mosaic ("before" and "after"); BaselineRef
+	// names that commit for the report.
+	Baseline    string
+	BaselineRef string
 }
 
 // Suite runs the benchmarks of one Plan and fills a Report.
@@ -103,7 +108,8 @@ func (s *Suite) printf(format string, args ...any) {
 }
 
 // setup starts PostgreSQL databases, step-ca, the three gateways of the
-// read and enrollment runs with a reader each, and nginx.
+// read and enrollment runs with a reader each (and the two "before"
+// gateways of the baseline binary, when there is one), and nginx.
 func (s *Suite) setup(ctx context.Context) error {
 	var err error
 	if s.pg, err = OpenPostgres(ctx, s.tools.PostgresURL); err != nil {
@@ -116,11 +122,20 @@ func (s *Suite) setup(ctx context.Context) error {
 	}
 	s.printf("step-ca ready")
 
-	for _, spec := range []struct {
-		name, ca string
-		postgres bool
-	}{{"sqlite", "embedded", false}, {"postgres", "embedded", true}, {"step", "step", false}} {
-		n, err := s.startNode(ctx, spec.name, spec.postgres, spec.ca, s.step.Env)
+	specs := []nodeSpec{
+		{name: "sqlite", ca: "embedded"},
+		{name: "postgres", ca: "embedded", postgres: true},
+		{name: "step", ca: "step", env: s.step.Env},
+	}
+	if s.tools.Baseline != "" {
+		s.report.Before = &BeforeAfter{Ref: s.tools.BaselineRef}
+		for _, store := range beforeStores {
+			specs = append(specs, nodeSpec{name: beforeName(store), ca: "embedded",
+				postgres: store == "postgres", bin: s.tools.Baseline})
+		}
+	}
+	for _, spec := range specs {
+		n, err := s.startNode(ctx, spec)
 		if err != nil {
 			return err
 		}
@@ -130,18 +145,33 @@ func (s *Suite) setup(ctx context.Context) error {
 	return s.startNginx(ctx)
 }
 
+// nodeSpec says how to start one gateway: its name (which names its data
+// directory and database), its CA, whether it keeps its data in
+// PostgreSQL, what its environment adds, and its binary (empty for
+// Tools.Mosaic).
+type nodeSpec struct {
+	name, ca string
+	postgres bool
+	env      []string
+	bin      string
+}
+
 // startNode starts a gateway and enrolls a reader of PageRows tasks.
-func (s *Suite) startNode(ctx context.Context, name string, postgres bool, ca string,
-	env []string) (*node, error) {
+func (s *Suite) startNode(ctx context.Context, spec nodeSpec) (*node, error) {
+	name := spec.name
 	n := &node{name: name, dataDir: filepath.Join(s.dir, name)}
-	if postgres {
+	if spec.postgres {
 		var err error
 		if n.dbURL, err = s.pg.CreateDatabase(ctx, strings.ReplaceAll(name, "-", "_")); err != nil {
 			return nil, err
 		}
 	}
+	bin := spec.bin
+	if bin == "" {
+		bin = s.tools.Mosaic
+	}
 	gw, err := StartGateway(ctx, GatewayOptions{
-		Bin: s.tools.Mosaic, DataDir: n.dataDir, DatabaseURL: n.dbURL, CA: ca, Env: env,
+		Bin: bin, DataDir: n.dataDir, DatabaseURL: n.dbURL, CA: spec.ca, Env: spec.env,
 	})
 	if err != nil {
 		return nil, err
@@ -227,14 +257,27 @@ func (r *Reader) target(name string) readTarget {
 	return readTarget{name: name, url: r.URL, ca: r.CAFile, cert: r.CertFile, key: r.KeyFile}
 }
 
-// readLoad runs one read load against t.
+// readLoad runs one closed-loop read load against t.
 func (s *Suite) readLoad(ctx context.Context, t readTarget, clients int,
 	d, warmup time.Duration) (Result, error) {
-	r, err := s.loadgen(ctx, nil, "-mode", "read", "-url", t.url, "-ca", t.ca,
+	return s.readLoadAt(ctx, t, clients, d, warmup, 0)
+}
+
+// readLoadAt runs one read load against t, open loop at rate requests per
+// second when rate is above zero.
+func (s *Suite) readLoadAt(ctx context.Context, t readTarget, clients int,
+	d, warmup time.Duration, rate float64) (Result, error) {
+	args := []string{"-mode", "read", "-url", t.url, "-ca", t.ca,
 		"-cert", t.cert, "-key", t.key, "-c", strconv.Itoa(clients),
-		"-d", d.String(), "-warmup", warmup.String())
+		"-d", d.String(), "-warmup", warmup.String()}
+	loop := "clients"
+	if rate > 0 {
+		args = append(args, "-rate", strconv.FormatFloat(rate, 'f', 1, 64))
+		loop = fmt.Sprintf("connections at %.0f/s", rate)
+	}
+	r, err := s.loadgen(ctx, nil, args...)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s at %d clients: %w", t.name, clients, err)
+		return Result{}, fmt.Errorf("%s at %d %s: %w", t.name, clients, loop, err)
 	}
 	return *r, nil
 }

@@ -17,8 +17,9 @@ const enrollMax = 5 * time.Minute
 
 // enroll measures, run after run and back to back: the crypto ceiling
 // (without and with the check of the issued certificate), enrollment on
-// the SQLite and PostgreSQL gateways with the embedded CA, step-ca signing
-// on its own, and enrollment on the gateway whose CA is step-ca.
+// the SQLite and PostgreSQL gateways with the embedded CA (then on their
+// "before" twins, when there are some), step-ca signing on its own, and
+// enrollment on the gateway whose CA is step-ca.
 func (s *Suite) enroll(ctx context.Context) error {
 	csrs, err := NewCSRs(ceilingCSRs)
 	if err != nil {
@@ -41,6 +42,9 @@ func (s *Suite) enroll(ctx context.Context) error {
 		s.printf("enroll run %d/%d: ceiling %.0f/s (+verify %.0f/s) | sqlite %s | postgres %s",
 			run+1, s.plan.Runs, rep.Ceiling[last], rep.CeilingVerify[last],
 			brief(rep.SQLite[last]), brief(rep.Postgres[last]))
+		if b := s.report.Before; b != nil {
+			s.printf("enroll run %d/%d: %s", run+1, s.plan.Runs, beforeBrief(&b.Enroll))
+		}
 		s.printf("enroll run %d/%d: step-ca direct %s | gateway with step-ca %s",
 			run+1, s.plan.Runs, brief(rep.StepDirect[last]), brief(rep.StepGateway[last]))
 	}
@@ -53,7 +57,7 @@ func (s *Suite) prepareEnrollRun(ctx context.Context) (map[string][]EnrollJob, [
 	start := time.Now()
 	n := s.plan.EnrollCount
 	jobs := map[string][]EnrollJob{}
-	for _, name := range []string{"sqlite", "postgres", "step"} {
+	for _, name := range append([]string{"sqlite", "postgres", "step"}, s.beforeNames()...) {
 		csrs, err := NewCSRs(n)
 		if err != nil {
 			return nil, nil, err
@@ -97,6 +101,9 @@ func (s *Suite) enrollRun(ctx context.Context, ceiling *Ceiling, jobs map[string
 		} else {
 			rep.Postgres = append(rep.Postgres, *r)
 		}
+	}
+	if err := s.enrollBefore(ctx, jobs); err != nil {
+		return err
 	}
 	d, err := s.step.SignLoad(ctx, direct, s.plan.EnrollClients)
 	if err != nil {

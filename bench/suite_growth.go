@@ -13,8 +13,9 @@ type growthSize struct {
 }
 
 // growth measures, for SQLite and then PostgreSQL, reads on gateways
-// whose databases differ only in size, then their peak memory and their
-// start-up time on the existing data directory.
+// whose databases differ only in size, the verification of the seeded
+// audit chain, then their peak memory and their start-up time on the
+// existing data directory.
 func (s *Suite) growth(ctx context.Context) error {
 	for _, store := range []string{"sqlite", "postgres"} {
 		g, err := s.growStore(ctx, store)
@@ -44,7 +45,7 @@ func (s *Suite) growStore(ctx context.Context, store string) (*Growth, error) {
 	g := &Growth{Store: store, States: make([]GrowthState, len(sizes))}
 	for i, size := range sizes {
 		name := fmt.Sprintf("growth-%s-%d", store, i+1)
-		n, err := s.startNode(ctx, name, store == "postgres", "embedded", nil)
+		n, err := s.startNode(ctx, nodeSpec{name: name, ca: "embedded", postgres: store == "postgres"})
 		if err != nil {
 			return nil, err
 		}
@@ -56,6 +57,14 @@ func (s *Suite) growStore(ctx context.Context, store string) (*Growth, error) {
 	}
 	if err := s.growthReads(ctx, store, nodes, g); err != nil {
 		return nil, err
+	}
+	for i, size := range sizes {
+		if size.audit == 0 {
+			continue
+		}
+		if err := s.verifyAudit(ctx, nodes[i], storeName(store)+", "+size.name); err != nil {
+			return nil, err
+		}
 	}
 	for i, n := range nodes {
 		rss, err := n.gw.PeakRSS()

@@ -9,6 +9,11 @@
 #                       (default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)
 #   BENCH_KEEP=1        keep the working directory (logs, results.json)
 #   BENCH_OUT           report path (default BENCHMARKS.md)
+#   BENCH_BASELINE      git ref of the "before" gateways, measured beside the
+#                       current tree in the same runs for the report's "Before
+#                       and after" (default 02e33b8, the last commit before the
+#                       current optimisation work; none skips the comparison).
+#                       It is checked out in a temporary worktree and built there.
 #
 # Needs: go, nginx (Debian: apt-get install -y nginx-light), a PostgreSQL
 # server, and step-ca (built once by scripts/build-step-ca.sh). Everything
@@ -26,11 +31,44 @@ command -v nginx >/dev/null || {
 step_ca=$(scripts/build-step-ca.sh)
 
 bin=$(mktemp -d "${TMPDIR:-/tmp}/mosaic-bench-bin.XXXXXX")
-trap 'rm -rf "$bin"' EXIT
+baseline_src=""
+cleanup() {
+  if [[ -n $baseline_src ]]; then
+    git worktree remove --force "$baseline_src" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$bin"
+  [[ -z $baseline_src ]] || git worktree prune >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
 echo "bench: building mosaic, loadgen and bench" >&2
 CGO_ENABLED=0 go build -o "$bin/mosaic" ./cmd/mosaic
 CGO_ENABLED=0 go build -o "$bin/loadgen" ./bench/cmd/loadgen
 CGO_ENABLED=0 go build -o "$bin/bench" ./bench/cmd/bench
+
+# The "before" gateways: BENCH_BASELINE checked out apart and built there.
+baseline=${BENCH_BASELINE:-02e33b8}
+baseline_args=()
+if [[ $baseline != none ]]; then
+  commit=$(git rev-parse --verify --quiet "$baseline^{commit}") || {
+    echo "bench: BENCH_BASELINE=$baseline is not a commit of this repository" >&2
+    exit 1
+  }
+  baseline_src="$bin/baseline-src"
+  if ! git worktree add --detach "$baseline_src" "$commit" >"$bin/baseline.log" 2>&1; then
+    echo "bench: BENCH_BASELINE=$baseline: git worktree add failed:" \
+      "$(grep -m1 . "$bin/baseline.log")" >&2
+    exit 1
+  fi
+  echo "bench: building the baseline, $(git log -1 --format='%h %s' "$commit")" >&2
+  if ! (cd "$baseline_src" && CGO_ENABLED=0 go build -o "$bin/mosaic-baseline" ./cmd/mosaic) \
+    >"$bin/baseline.log" 2>&1; then
+    echo "bench: BENCH_BASELINE=$baseline does not build:" \
+      "$(grep -v -m1 '^#' "$bin/baseline.log")" >&2
+    exit 1
+  fi
+  baseline_args=(-baseline "$bin/mosaic-baseline"
+    -baseline-ref "$(git log -1 --format='%h (%s)' "$commit")")
+fi
 
 # Kinds of work whose share summarize_profile reports: label|pprof function.
 read_kinds='TLS handshakes|crypto/tls\.\(\*Conn\)\.serverHandshake$
@@ -89,5 +127,5 @@ fi
 
 "$bin/bench" -mosaic "$bin/mosaic" -loadgen "$bin/loadgen" -step-ca "$step_ca" \
   -step-init deploy/step-ca/init.sh -nginx "$(command -v nginx)" \
-  -out "${BENCH_OUT:-BENCHMARKS.md}" "${profiles[@]}"
+  -out "${BENCH_OUT:-BENCHMARKS.md}" "${profiles[@]}" "${baseline_args[@]}"
 echo "bench: done in $((SECONDS - start))s" >&2

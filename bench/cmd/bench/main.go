@@ -5,6 +5,12 @@
 //	bench -mosaic bin/mosaic -loadgen bin/loadgen -step-ca STEP_CA \
 //	  -step-init deploy/step-ca/init.sh -out BENCHMARKS.md [-quick]
 //
+// With -baseline, a mosaic binary built from an earlier commit runs beside
+// the current one, and the report compares reads and enrollment before
+// and after, measured in the same runs:
+//
+//	bench … -baseline /tmp/mosaic-before -baseline-ref "02e33b8 …"
+//
 // With BENCH_KEEP=1 the raw results stay in results.json of the working
 // directory; -render rewrites the report from them without measuring:
 //
@@ -55,6 +61,10 @@ func parseFlags() options {
 	flag.StringVar(&o.tools.Nginx, "nginx", "nginx", "nginx binary")
 	flag.StringVar(&o.tools.PostgresURL, "postgres", envOr("BENCH_POSTGRES_URL",
 		bench.DefaultPostgresURL), "PostgreSQL server for throwaway databases (BENCH_POSTGRES_URL)")
+	flag.StringVar(&o.tools.Baseline, "baseline", "",
+		"mosaic binary built from an earlier commit, measured beside -mosaic (before and after)")
+	flag.StringVar(&o.tools.BaselineRef, "baseline-ref", "",
+		"the commit -baseline was built from, as the report names it")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write")
 	flag.StringVar(&o.dir, "dir", "", "working directory (default: a new temporary one)")
 	flag.BoolVar(&o.keep, "keep", os.Getenv("BENCH_KEEP") == "1",

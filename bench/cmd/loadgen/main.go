@@ -8,6 +8,14 @@
 //	loadgen -mode read -url https://127.0.0.1:8443/api/federation/v1/tasks?limit=100 \
 //	  -ca ca.pem -cert client-chain.pem -key client.key -c 32 -d 5s
 //
+// With -rate R the read load is open loop: R requests per second in all,
+// spread evenly over the clients, each sending on a fixed schedule
+// staggered from the others whether or not its last answer has come.
+// Latencies then count from when each request was due, not from when it
+// was sent, and the result says how many were sent late:
+//
+//	loadgen -mode read -url … -ca ca.pem -cert … -key … -c 32 -d 5s -rate 2000
+//
 // Enrollments: JSON lines {"url": enrollment URL, "csrPem": CSR} on
 // standard input (so that no token appears in the process list), each
 // posted once by Clients keep-alive clients:
@@ -47,6 +55,8 @@ func run() error {
 	clients := flag.Int("c", 1, "concurrent keep-alive clients")
 	dur := flag.Duration("d", 5*time.Second, "measured duration (mode read)")
 	warmup := flag.Duration("warmup", time.Second, "warm-up before measuring (mode read)")
+	rate := flag.Float64("rate", 0,
+		"requests per second in all, open loop; 0 is closed loop (mode read)")
 	maxDur := flag.Duration("max", 2*time.Minute, "bound of the whole run (mode enroll)")
 	flag.Parse()
 
@@ -62,6 +72,7 @@ func run() error {
 	case "read":
 		res, err = bench.RunReads(ctx, bench.ReadConfig{
 			URL: *url, TLS: tlsCfg, Clients: *clients, Duration: *dur, Warmup: *warmup,
+			Rate: *rate,
 		})
 	case "enroll":
 		var jobs []bench.EnrollJob
