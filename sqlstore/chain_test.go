@@ -7,12 +7,18 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/mosaicgw/mosaic/sqlstore/storetest"
 )
 
 func TestAuditChain(t *testing.T) { storetest.RunAuditChain(t, sqliteChainEnv) }
 
-func TestPostgresAuditChain(t *testing.T) { storetest.RunAuditChain(t, postgresChainEnv) }
+func TestPostgresAuditChain(t *testing.T) {
+	storetest.RunAuditChain(t, func(t *testing.T) *storetest.ChainEnv {
+		return postgresChainEnv(t, storetest.PostgresURL(t))
+	})
+}
 
 // sqliteChainEnv is a new SQLite database as the shared-database suites
 // take it.
@@ -25,10 +31,9 @@ func sqliteChainEnv(t *testing.T) *storetest.ChainEnv {
 	}
 }
 
-// postgresChainEnv is a new PostgreSQL database as the shared-database
-// suites take it.
-func postgresChainEnv(t *testing.T) *storetest.ChainEnv {
-	dbURL := storetest.PostgresURL(t)
+// postgresChainEnv is the PostgreSQL database at dbURL as the
+// shared-database suites take it.
+func postgresChainEnv(t *testing.T, dbURL string) *storetest.ChainEnv {
 	return &storetest.ChainEnv{
 		Store: openPostgres(t, dbURL),
 		Open:  func(t *testing.T) storetest.ChainStore { return openPostgres(t, dbURL) },
@@ -57,4 +62,26 @@ func execOn(raw *sql.DB, numbered bool) func(t *testing.T, stmt string, args ...
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
+}
+
+// TestPostgresAuditChainRepeatableRead runs the chain suite on a database
+// whose default isolation is repeatable read, as a DBA may set it: the
+// store's own transactions must still read the chain's newest row after
+// taking the chain lock.
+func TestPostgresAuditChainRepeatableRead(t *testing.T) {
+	storetest.RunAuditChain(t, func(t *testing.T) *storetest.ChainEnv {
+		dbURL := storetest.PostgresURL(t)
+		raw := rawPostgres(t, dbURL)
+		var name string
+		if err := raw.QueryRowContext(t.Context(), "SELECT current_database()").
+			Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		_, err := raw.ExecContext(t.Context(), "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+
+			" SET default_transaction_isolation = 'repeatable read'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return postgresChainEnv(t, dbURL)
+	})
 }

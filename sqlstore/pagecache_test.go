@@ -8,4 +8,8 @@ import (
 
 func TestPageCache(t *testing.T) { storetest.RunPageCache(t, sqliteChainEnv) }
 
-func TestPostgresPageCache(t *testing.T) { storetest.RunPageCache(t, postgresChainEnv) }
+func TestPostgresPageCache(t *testing.T) {
+	storetest.RunPageCache(t, func(t *testing.T) *storetest.ChainEnv {
+		return postgresChainEnv(t, storetest.PostgresURL(t))
+	})
+}
