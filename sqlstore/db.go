@@ -35,6 +35,8 @@ type DB struct {
 	audits auditBatcher
 	// pages caches pages of resources by data version.
 	pages *pageCache
+	// access caches grant access by access version.
+	access *accessCache
 	// writes groups concurrent write transactions, where the dialect
 	// does.
 	writes group[*writeJob]
@@ -121,7 +123,8 @@ func open(ctx context.Context, pool, reads *sql.DB, d *dialect) (*DB, error) {
 	if err := migrate(ctx, provider); err != nil {
 		return nil, err
 	}
-	db := &DB{pool: pool, reads: reads, d: d, migrations: provider, pages: newPageCache()}
+	db := &DB{pool: pool, reads: reads, d: d, migrations: provider, pages: newPageCache(),
+		access: newAccessCache()}
 	if err := db.chainExistingAudit(ctx); err != nil {
 		return nil, err
 	}

@@ -62,6 +62,10 @@ const (
 // still be at.
 const sqlDataVersion = `SELECT version FROM data_version WHERE id = 1`
 
+// The access version (migration 7), which grant access read from the cache
+// must still be at.
+const sqlAccessVersion = `SELECT version FROM access_version WHERE id = 1`
+
 // Pages: keyset pagination by id. The "all" statements take (after, since,
 // limit); the "of" statements take the user id(s) first. since is unix
 // milliseconds, math.MinInt64 when the caller set none.
@@ -377,7 +381,7 @@ var (
 		sqlFindToken, sqlTokenReplaces, sqlFindUser, sqlGetKey, sqlGetSetting,
 		sqlTaskPageAll, sqlTaskPageOf, sqlNotePageAll, sqlNotePageOf,
 		sqlCredPageAll, sqlCredPageOf, sqlUserPageAll, sqlUserPageOf,
-		sqlTeamPageAll, sqlTeamPageOf, sqlDataVersion,
+		sqlTeamPageAll, sqlTeamPageOf, sqlDataVersion, sqlAccessVersion,
 	}
 	preparedWrites = []string{
 		sqlFindGrant, sqlGrantCert, sqlFindPeer,

@@ -100,8 +100,26 @@ func (db *DB) GrantCert(ctx context.Context, grantID string) (*mosaic.GrantCert,
 
 // GrantAccess returns a grant, its certificate state and its peer's state
 // and common name, read in one statement, or KindNotFound
-// "grant_not_found".
+// "grant_not_found". An access cached at the current access version is
+// the access (see accessCache).
 func (db *DB) GrantAccess(ctx context.Context, grantID string) (*mosaic.GrantAccess, error) {
+	version, err := db.accessVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if a := db.access.get(grantID, version); a != nil {
+		return a, nil
+	}
+	a, err := db.readGrantAccess(ctx, grantID)
+	if err != nil {
+		return nil, err
+	}
+	db.access.put(grantID, version, a)
+	return a, nil
+}
+
+// readGrantAccess is GrantAccess read from the database.
+func (db *DB) readGrantAccess(ctx context.Context, grantID string) (*mosaic.GrantAccess, error) {
 	var g mosaic.Grant
 	a := &mosaic.GrantAccess{Grant: &g, Cert: &mosaic.GrantCert{}}
 	c := a.Cert

@@ -1,0 +1,66 @@
+-- A version of what authorizes federated requests, for the store's cache
+-- of grant access (grant, certificate state and peer state).
+--
+-- Every insert, update or delete of a grant or a peer moves the single
+-- counter on, in the transaction that makes the change, so that an access
+-- read at one version is used only while the counter still holds that
+-- version: a revocation, removal or renewal committed before a request
+-- began always reaches it.
+
+-- +goose Up
+CREATE TABLE access_version (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+INSERT INTO access_version (id, version) VALUES (1, 0);
+
+-- +goose StatementBegin
+CREATE TRIGGER grants_insert_access_version AFTER INSERT ON grants
+BEGIN
+    UPDATE access_version SET version = version + 1 WHERE id = 1;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER grants_update_access_version AFTER UPDATE ON grants
+BEGIN
+    UPDATE access_version SET version = version + 1 WHERE id = 1;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER grants_delete_access_version AFTER DELETE ON grants
+BEGIN
+    UPDATE access_version SET version = version + 1 WHERE id = 1;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER peers_insert_access_version AFTER INSERT ON peers
+BEGIN
+    UPDATE access_version SET version = version + 1 WHERE id = 1;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER peers_update_access_version AFTER UPDATE ON peers
+BEGIN
+    UPDATE access_version SET version = version + 1 WHERE id = 1;
+END;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE TRIGGER peers_delete_access_version AFTER DELETE ON peers
+BEGIN
+    UPDATE access_version SET version = version + 1 WHERE id = 1;
+END;
+-- +goose StatementEnd
+
+-- +goose Down
+DROP TRIGGER grants_insert_access_version;
+DROP TRIGGER grants_update_access_version;
+DROP TRIGGER grants_delete_access_version;
+DROP TRIGGER peers_insert_access_version;
+DROP TRIGGER peers_update_access_version;
+DROP TRIGGER peers_delete_access_version;
+DROP TABLE access_version;
