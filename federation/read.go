@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,12 +33,41 @@ type FederatedRequest struct {
 
 // FederatedPage is the answer to a federated read. LimitApplied is the page
 // size used; LimitCapped says a larger limit was asked for and capped at
-// the grant's row cap. NextCursor is empty on the last page.
+// the grant's row cap. NextCursor is empty on the last page. The values
+// Items point to may be shared with other reads and must not be changed.
 type FederatedPage struct {
 	Items        []any
 	NextCursor   string
 	LimitApplied int
 	LimitCapped  bool
+
+	// memo is the memo of the cached page Items were made from, nil when
+	// the page was not from a cache; items are then Items as made from it.
+	memo  *mosaic.PageMemo
+	items []any
+}
+
+// itemsMemoKey names, in a page memo, the forms of a page's items as
+// metadataOnly makes them: the items of every read served from the same
+// cached page, and only those.
+const itemsMemoKey = "federation.items.v1/"
+
+// ItemsForm returns a form of the page's items that derive makes from
+// them, such as their encoding, with its size in bytes; name names the
+// form, and derive must make the same form of the same items under one
+// name. When the page was read from a cache, every read served from it
+// shares the form, made once (see mosaic.PageMemo) from the items as the
+// read made them, whatever was done to Items since; otherwise derive
+// runs on Items for this read alone.
+func (p *FederatedPage) ItemsForm(name string, derive func(items []any) (any, int, error)) (
+	any, error) {
+	if p.memo == nil {
+		v, _, err := derive(p.Items)
+		return v, err
+	}
+	return p.memo.Derive(itemsMemoKey+name, func() (any, int, error) {
+		return derive(p.items)
+	})
 }
 
 // authorized is what a federated request may read: the grant it speaks
@@ -106,12 +136,20 @@ func (s *Service) readFederated(ctx context.Context, req FederatedRequest,
 	if err != nil {
 		return nil, err
 	}
-	return &FederatedPage{
+
+	fp := &FederatedPage{
 		Items:        metadataOnly(page.Items),
 		NextCursor:   EncodeCursor(page.Next),
 		LimitApplied: q.Limit,
 		LimitCapped:  capped,
-	}, nil
+	}
+
+	// The items are a function of the cached page alone, so the forms
+	// derived from them may be shared through its memo.
+	if page.Memo != nil {
+		fp.memo, fp.items = page.Memo, slices.Clone(fp.Items)
+	}
+	return fp, nil
 }
 
 // authorize checks the certificate, the grant it names and the resource.

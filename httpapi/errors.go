@@ -62,19 +62,21 @@ const retryAfterDefault = "5"
 // never cached: some carry a token or a certificate meant for one client.
 // A 503 or 429 always says when to try again.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf := answerBuffers.Get().(*[]byte)
-	defer func() {
-		if cap(*buf) <= maxPooledAnswer {
-			answerBuffers.Put(buf)
-		}
-	}()
-	data, err := json.Append((*buf)[:0], v, json.EscapeHTML|json.SortMapKeys)
+	buf := getAnswerBuffer()
+	defer putAnswerBuffer(buf)
+	data, err := json.Append((*buf)[:0], v, answerFlags)
 	if err != nil {
 		status = http.StatusInternalServerError
 		data = []byte(`{"error":{"code":"internal","message":"internal error","requestId":""}}`)
 	}
 	data = append(data, '\n')
 	*buf = data
+	writeAnswer(w, status, data)
+}
+
+// writeAnswer writes data, a JSON answer ending in a newline, with the
+// given status and the headers of every JSON answer.
+func writeAnswer(w http.ResponseWriter, status int, data []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(data)))
@@ -85,12 +87,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(data)
 }
 
-// answerBuffers holds buffers answers are encoded into, as Marshal's
-// flags: the standard library's escaping and key order.
+// answerFlags are the flags answers are encoded with, as Marshal's: the
+// standard library's escaping and key order.
+const answerFlags = json.EscapeHTML | json.SortMapKeys
+
+// answerBuffers holds buffers answers are encoded into.
 var answerBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // maxPooledAnswer is the largest buffer kept for another answer.
 const maxPooledAnswer = 256 << 10
+
+// getAnswerBuffer takes a buffer from answerBuffers.
+func getAnswerBuffer() *[]byte { return answerBuffers.Get().(*[]byte) }
+
+// putAnswerBuffer gives buf back to answerBuffers unless it grew too
+// large; what it holds must no longer be used.
+func putAnswerBuffer(buf *[]byte) {
+	if cap(*buf) <= maxPooledAnswer {
+		answerBuffers.Put(buf)
+	}
+}
 
 // setRetryAfter gives a 503 or 429 answer a Retry-After unless it has one.
 func setRetryAfter(h http.Header, status int) {

@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/x509"
 	"io"
 	"net/http"
+
+	"github.com/segmentio/encoding/json"
 
 	"github.com/mosaicgw/mosaic/federation"
 )
@@ -99,15 +102,80 @@ func (s *server) readFederated(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if page.Items == nil {
-		page.Items = []any{}
-	}
-	writeJSON(w, http.StatusOK, readAnswer{
+	writeRead(w, page)
+}
+
+// writeRead writes page as the answer of a read: readAnswer as writeJSON
+// writes it, byte for byte, but with its items encoded once for every
+// read of the same cached page (see federation.FederatedPage.ItemsForm).
+func writeRead(w http.ResponseWriter, page *federation.FederatedPage) {
+	answer := readAnswer{
 		Items:        page.Items,
 		NextCursor:   page.NextCursor,
 		LimitApplied: page.LimitApplied,
 		LimitCapped:  page.LimitCapped,
-	})
+	}
+	if answer.Items == nil {
+		answer.Items = []any{}
+	}
+	buf := getAnswerBuffer()
+	defer putAnswerBuffer(buf)
+	data, ok := appendRead((*buf)[:0], page, answer)
+	if !ok {
+		// Encoded whole, the answer fails as its items did, and says so.
+		writeJSON(w, http.StatusOK, answer)
+		return
+	}
+	*buf = data
+	writeAnswer(w, http.StatusOK, data)
+}
+
+// appendRead appends answer, the answer of page, to b as writeJSON would
+// encode it, with the items' encoding shared through page. It reports
+// false when it cannot: the items do not encode, or the answer no longer
+// begins with them.
+func appendRead(b []byte, page *federation.FederatedPage, answer readAnswer) ([]byte, bool) {
+	items, err := page.ItemsForm(itemsJSON, encodeItems)
+	if err != nil {
+		return b, false
+	}
+
+	// The items follow the opening of the answer; then comes the answer
+	// without items, from which its own opening and empty array are cut.
+	b = append(append(b, itemsOpen...), items.([]byte)...)
+	rest := len(b)
+	answer.Items = []any{}
+	b, err = json.Append(b, answer, answerFlags)
+	if err != nil || !bytes.HasPrefix(b[rest:], emptyItems) {
+		return b, false // not an answer that begins with its items
+	}
+	b = append(b[:rest], b[rest+len(emptyItems):]...)
+	return append(b, '\n'), true
+}
+
+// itemsOpen is how the encoding of a readAnswer begins, and emptyItems
+// how it begins without items.
+const itemsOpen = `{"items":`
+
+var emptyItems = []byte(itemsOpen + "[]")
+
+// itemsJSON names the items' form encodeItems makes.
+const itemsJSON = "json"
+
+// encodeItems encodes a read's items as writeJSON encodes them in a
+// readAnswer: a JSON array, empty for none.
+func encodeItems(items []any) (any, int, error) {
+	if items == nil {
+		items = []any{}
+	}
+	buf := getAnswerBuffer()
+	defer putAnswerBuffer(buf)
+	data, err := json.Append((*buf)[:0], items, answerFlags)
+	if err != nil {
+		return nil, 0, err
+	}
+	*buf = data
+	return bytes.Clone(data), len(data), nil
 }
 
 // peerCerts returns the certificates the client presented on this

@@ -13,9 +13,9 @@ import (
 )
 
 // Bounds of the page cache: how many pages it keeps, how many bytes of
-// their values at most, and the largest page it keeps (larger ones are
-// read every time). A peer chooses its cursors, since and limit, so it is
-// the bytes that bound what it can make the gateway hold.
+// their values and memos at most, and the largest page it keeps (larger
+// ones are read every time). A peer chooses its cursors, since and limit,
+// so it is the bytes that bound what it can make the gateway hold.
 const (
 	pageCacheEntries  = 512
 	pageCacheBytes    = 32 << 20
@@ -29,19 +29,33 @@ const (
 // read first by the request, still holds the page's version, so no
 // change committed before a read began is ever missing from its answer,
 // on any replica; a change to any row drops every cached page at once.
+//
+// Each cached page comes with a memo (mosaic.Page.Memo) that every reader
+// of the page shares, for the forms the layers above derive from it, such
+// as its items encoded for an answer. A memo lives and goes with its page,
+// and its budget counts among the cache's bytes.
 type pageCache struct {
 	mu    sync.Mutex
 	pages *simplelru.LRU[string, cachedPage]
-	// bytes is what the cached pages' values take, by pageBytes.
+	// bytes is what the cached pages' values take, by pageBytes, and
+	// the budgets of their memos.
 	bytes int
 }
 
-// cachedPage is a page, the data version it was read at and its size.
+// cachedPage is a page, the data version it was read at, its memo and
+// its size, memo budget included.
 type cachedPage struct {
 	version int64
 	page    *mosaic.Page
+	memo    *mosaic.PageMemo
 	bytes   int
 }
+
+// pageMemoBudget is the budget of the memo of a page whose values take n
+// bytes by pageBytes: room for its items encoded as JSON, which take
+// about n, twice over for escaping. A form that does not fit is derived
+// again by every reader.
+func pageMemoBudget(n int) int { return 2 * n }
 
 func newPageCache() *pageCache {
 	c := &pageCache{}
@@ -72,9 +86,9 @@ func pageKey(q mosaic.PageQuery, size int) string {
 	return b.String()
 }
 
-// get returns the page cached under key at version, or nil. The page's
-// items are shared with other readers: the slice is a copy, the values
-// it points to must not be changed.
+// get returns the page cached under key at version, with its memo, or
+// nil. The page's items are shared with other readers: the slice is a
+// copy, the values it points to must not be changed.
 func (c *pageCache) get(key string, version int64) *mosaic.Page {
 	if c == nil {
 		return nil
@@ -85,12 +99,13 @@ func (c *pageCache) get(key string, version int64) *mosaic.Page {
 	if !ok || e.version != version {
 		return nil
 	}
-	return &mosaic.Page{Items: slices.Clone(e.page.Items), Next: e.page.Next}
+	return &mosaic.Page{Items: slices.Clone(e.page.Items), Next: e.page.Next, Memo: e.memo}
 }
 
 // put caches page under key as read at version, unless it is too large,
 // dropping the least recently used pages while the cache holds too many
-// bytes.
+// bytes. A page it caches gets the memo its later readers will share, so
+// that its first reader fills it too.
 func (c *pageCache) put(key string, version int64, page *mosaic.Page) {
 	if c == nil {
 		return
@@ -99,13 +114,15 @@ func (c *pageCache) put(key string, version int64, page *mosaic.Page) {
 	if n > pageCacheMaxBytes {
 		return
 	}
-	e := cachedPage{version: version, bytes: n,
+	memo := pageMemoBudget(n)
+	e := cachedPage{version: version, bytes: n + memo, memo: mosaic.NewPageMemo(memo),
 		page: &mosaic.Page{Items: slices.Clone(page.Items), Next: page.Next}}
+	page.Memo = e.memo
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pages.Remove(key)
 	c.pages.Add(key, e)
-	c.bytes += n
+	c.bytes += e.bytes
 	for c.bytes > pageCacheBytes {
 		c.pages.RemoveOldest()
 	}

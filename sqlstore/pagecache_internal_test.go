@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,18 +48,80 @@ func TestPageCacheBoundedByBytes(t *testing.T) {
 	}
 }
 
-// TestPageCacheReplaceCountsOnce caches the same key again: its bytes are
-// counted once.
+// TestPageCacheReplaceCountsOnce caches the same key again: its bytes,
+// memo budget included, are counted once.
 func TestPageCacheReplaceCountsOnce(t *testing.T) {
 	c := newPageCache()
 	page := notesPage(10, 100)
 	for v := range 5 {
 		c.put("k", int64(v), page)
 	}
-	if want := pageBytes(page); c.bytes != want {
-		t.Fatalf("cache counts %d bytes for one page of %d", c.bytes, want)
+	n := pageBytes(page)
+	if want := n + pageMemoBudget(n); c.bytes != want {
+		t.Fatalf("cache counts %d bytes for one page of %d and its memo", c.bytes, want)
 	}
 	if c.get("k", 3) != nil || c.get("k", 4) == nil {
 		t.Fatal("the page under k is not the last one put")
+	}
+}
+
+// TestPageCacheMemo follows the memo of a cached page: the page put gets
+// it, every hit shares it, a value over its budget or one that failed is
+// not kept, and a page too large for the cache comes without one.
+func TestPageCacheMemo(t *testing.T) {
+	c := newPageCache()
+	page := notesPage(10, 100)
+	c.put("k", 1, page)
+	if page.Memo == nil || c.get("k", 1).Memo != page.Memo {
+		t.Fatal("the page put and the page got do not share one memo")
+	}
+	budget := pageMemoBudget(pageBytes(page))
+
+	calls := 0
+	derive := func(v any, size int, err error) func() (any, int, error) {
+		return func() (any, int, error) { calls++; return v, size, err }
+	}
+	steps := []struct {
+		name      string
+		key       string
+		size      int
+		err       error
+		wantCalls int
+	}{
+		{"over the budget", "big", budget + 1, nil, 1},
+		{"over the budget, again", "big", budget + 1, nil, 2},
+		{"failed", "fail", 1, errors.New("no"), 3},
+		{"failed, again", "fail", 1, errors.New("no"), 4},
+		{"within the budget", "fits", budget, nil, 5},
+		{"within the budget, again", "fits", budget, nil, 5},
+		{"with the budget spent", "more", 1, nil, 6},
+		{"with the budget spent, again", "more", 1, nil, 7},
+	}
+	for _, st := range steps {
+		v, err := c.get("k", 1).Memo.Derive(st.key, derive(st.key, st.size, st.err))
+		if err != st.err || (err == nil && v != st.key) || calls != st.wantCalls {
+			t.Fatalf("%s: got %v, %v after %d derivations, want %d", st.name, v, err, calls,
+				st.wantCalls)
+		}
+	}
+
+	huge := notesPage(100, pageCacheMaxBytes/50)
+	c.put("huge", 1, huge)
+	if huge.Memo != nil {
+		t.Fatal("a page too large to keep got a memo")
+	}
+}
+
+// TestPageMemoPanic derives a value that panics: the value is not kept,
+// and the next caller derives it again.
+func TestPageMemoPanic(t *testing.T) {
+	m := mosaic.NewPageMemo(100)
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = m.Derive("k", func() (any, int, error) { panic("derive") })
+	}()
+	v, err := m.Derive("k", func() (any, int, error) { return "v", 1, nil })
+	if err != nil || v != "v" {
+		t.Fatalf("after a panic: %v, %v", v, err)
 	}
 }
