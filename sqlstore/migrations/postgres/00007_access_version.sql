@@ -1,12 +1,13 @@
 -- A version of what authorizes federated requests, for the store's cache
 -- of grant access (grant, certificate state and peer state).
 --
--- Every statement that inserts, updates, deletes or truncates grants or
--- peers moves the single counter on, in the transaction that makes the
--- change, so that an access read at one version is used only while the
+-- Every insert, update or delete of a grant or a peer, and every
+-- truncation of either table, moves the single counter on, in the
+-- transaction that makes the change (at its commit), so that an access read at one version is used only while the
 -- counter still holds that version: a revocation, removal or renewal
 -- committed before a request began always reaches it. The counter's row
--- lock makes such writers take turns; federated reads only read it.
+-- lock makes such writers take turns at their commits; federated reads
+-- only read it.
 
 -- +goose Up
 CREATE TABLE access_version (
@@ -24,13 +25,21 @@ END;
 $$;
 -- +goose StatementEnd
 
-CREATE TRIGGER grants_access_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON grants
+-- Deferred to the commit, so that the counter's row is locked for the
+-- commit only, not from a transaction's first change to its end.
+CREATE CONSTRAINT TRIGGER grants_access_version AFTER INSERT OR UPDATE OR DELETE ON grants
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION mosaic_access_changed();
+CREATE CONSTRAINT TRIGGER peers_access_version AFTER INSERT OR UPDATE OR DELETE ON peers
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION mosaic_access_changed();
+CREATE TRIGGER grants_truncate_access_version AFTER TRUNCATE ON grants
     FOR EACH STATEMENT EXECUTE FUNCTION mosaic_access_changed();
-CREATE TRIGGER peers_access_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON peers
+CREATE TRIGGER peers_truncate_access_version AFTER TRUNCATE ON peers
     FOR EACH STATEMENT EXECUTE FUNCTION mosaic_access_changed();
 
 -- +goose Down
 DROP TRIGGER grants_access_version ON grants;
 DROP TRIGGER peers_access_version ON peers;
+DROP TRIGGER grants_truncate_access_version ON grants;
+DROP TRIGGER peers_truncate_access_version ON peers;
 DROP FUNCTION mosaic_access_changed();
 DROP TABLE access_version;
