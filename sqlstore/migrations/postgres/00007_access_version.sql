@@ -3,11 +3,11 @@
 --
 -- Every insert, update or delete of a grant or a peer, and every
 -- truncation of either table, moves the single counter on, in the
--- transaction that makes the change (at its commit), so that an access read at one version is used only while the
--- counter still holds that version: a revocation, removal or renewal
--- committed before a request began always reaches it. The counter's row
--- lock makes such writers take turns at their commits; federated reads
--- only read it.
+-- transaction that makes the change (at its commit), so that an access
+-- read at one version is used only while the counter still holds that
+-- version: a revocation, removal or renewal committed before a request
+-- began always reaches it. The counter's row lock makes such writers
+-- take turns at their commits; federated reads only read it.
 
 -- +goose Up
 CREATE TABLE access_version (
