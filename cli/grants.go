@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,7 +79,6 @@ func (a *app) grantCreateCmd() *cobra.Command {
 	_ = cmd.MarkFlagRequired("scope")
 	cmd.MarkFlagsOneRequired("peer", "peer-name")
 	cmd.MarkFlagsMutuallyExclusive("peer", "peer-name")
-	cmd.MarkFlagsMutuallyExclusive("expires-at", "expires-in")
 	return cmd
 }
 
@@ -191,6 +191,7 @@ func (a *app) printGrant(data []byte) error {
 		[2]string{"updated", fmtTime(g.UpdatedAt)},
 		[2]string{"activated", fmtTimePtr(g.ActivatedAt)},
 		[2]string{"expires", fmtTimePtr(g.ExpiresAt)},
+		[2]string{"time left", timeLeft(&g, time.Now())},
 		[2]string{"revoked", fmtTimePtr(g.RevokedAt)},
 		[2]string{"revocation reason", g.RevokedReason},
 	)
@@ -246,12 +247,21 @@ func parseTime(flag, s string) (time.Time, error) {
 }
 
 // grantExpiry returns the expiry a new grant asks for: the time given to
-// --expires-at, or now plus the duration given to --expires-in, or nil.
+// --expires-at, which must be after now, or now plus the duration given to
+// --expires-in, or nil. Giving both is an error.
 func grantExpiry(at, in string, now time.Time) (*time.Time, error) {
 	switch {
+	case at != "" && in != "":
+		return nil, errors.New("--expires-in and --expires-at: give one, not both")
 	case at != "":
 		t, err := parseTime("--expires-at", at)
-		return &t, err
+		if err != nil {
+			return nil, err
+		}
+		if !t.After(now) {
+			return nil, errors.New("--expires-at: must be in the future")
+		}
+		return &t, nil
 	case in != "":
 		d, err := parseExpiresIn(in)
 		if err != nil {
@@ -273,7 +283,7 @@ func parseExpiresIn(s string) (time.Duration, error) {
 		if err != nil || n <= 0 || n > maxExpiryDays {
 			return 0, bad
 		}
-		d = time.Duration(n) * 24 * time.Hour
+		d = time.Duration(n) * day
 	} else {
 		var err error
 		if d, err = time.ParseDuration(s); err != nil {
@@ -289,8 +299,10 @@ func parseExpiresIn(s string) (time.Duration, error) {
 // maxExpiryDays bounds --expires-in in days, well within time.Duration.
 const maxExpiryDays = 100 * 365
 
-// timeLeft is how long g has until it expires, to the minute, as of now:
-// "-" when it never expires or is revoked, "expired" once past its expiry.
+// timeLeft is how long g has until it expires as of now: days and hours
+// from a day on ("29d23h"), hours and minutes below ("23h59m", "0h05m"),
+// "<1m" in its last minute, "expired" once past its expiry, and "-" when
+// it never expires or is revoked.
 func timeLeft(g *mosaic.Grant, now time.Time) string {
 	switch {
 	case g.Status == mosaic.GrantExpired:
@@ -304,7 +316,13 @@ func timeLeft(g *mosaic.Grant, now time.Time) string {
 		return "expired"
 	case left < time.Minute:
 		return "<1m"
+	case left < day:
+		left = left.Truncate(time.Minute)
+		return fmt.Sprintf("%dh%02dm", int64(left/time.Hour), int64(left%time.Hour/time.Minute))
 	}
-	left = left.Truncate(time.Minute)
-	return fmt.Sprintf("%dh%02dm", int64(left/time.Hour), int64(left%time.Hour/time.Minute))
+	left = left.Truncate(time.Hour)
+	return fmt.Sprintf("%dd%02dh", int64(left/day), int64(left%day/time.Hour))
 }
+
+// day is 24 hours, the unit of --expires-in's days and of long times left.
+const day = 24 * time.Hour

@@ -24,8 +24,8 @@ func TestGrantCreateExpiresIn(t *testing.T) {
 		{name: "minutes", args: []string{"--expires-in", "90m"}, want: 90 * time.Minute},
 		{name: "days", args: []string{"--expires-in", "30d"}, want: 30 * 24 * time.Hour},
 		{name: "with expires-at",
-			args:      []string{"--expires-in", "1h", "--expires-at", "2026-06-01T12:00:00Z"},
-			wantError: "expires-at"},
+			args:      []string{"--expires-in", "1h", "--expires-at", "2030-01-01T00:00:00Z"},
+			wantError: "--expires-in and --expires-at: give one, not both"},
 		{name: "zero", args: []string{"--expires-in", "0s"}, wantError: "--expires-in: want"},
 		{name: "negative", args: []string{"--expires-in", "-2h"}, wantError: "--expires-in: want"},
 		{name: "zero days", args: []string{"--expires-in", "0d"}, wantError: "--expires-in: want"},
@@ -101,7 +101,7 @@ func TestGrantListTimeLeft(t *testing.T) {
 	}
 	want := map[string]*regexp.Regexp{
 		"g-never": regexp.MustCompile(` -$`),
-		"g-later": regexp.MustCompile(` 71h5[89]m$`),
+		"g-later": regexp.MustCompile(` 2d23h$`),
 		"g-gone":  regexp.MustCompile(` expired$`),
 	}
 	for _, line := range lines[1:] {
@@ -109,6 +109,51 @@ func TestGrantListTimeLeft(t *testing.T) {
 		if re := want[id]; re == nil || !re.MatchString(strings.TrimSpace(line)) {
 			t.Errorf("row %q does not end as %v", line, re)
 		}
+	}
+}
+
+func TestGrantShowTimeLeft(t *testing.T) {
+	tests := []struct {
+		name      string
+		status    string
+		expiresAt any
+		want      string
+	}{
+		{"thirty days", "active", time.Now().Add(30 * 24 * time.Hour).UTC().Format(time.RFC3339Nano),
+			"29d23h"},
+		{"no expiry", "active", nil, "-"},
+		{"expired", "expired", "2026-01-01T00:00:00Z", "expired"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := map[string]any{}
+			for k, v := range grantAnswer {
+				g[k] = v
+			}
+			g["status"] = tt.status
+			if tt.expiresAt != nil {
+				g["expiresAt"] = tt.expiresAt
+			}
+			s := startAdmin(t, testToken, map[string]http.HandlerFunc{
+				"GET /api/admin/federation/grants/{id}": fixed(200, g),
+				"GET /api/admin/federation/grants":      fixed(200, map[string]any{"items": []any{g}}),
+			})
+			show := run(t, nil, "", append(connect(s), "federation", "grant", "show",
+				grantID)...).mustSucceed(t)
+			re := regexp.MustCompile(`(?m)^time left: +(\S+)$`)
+			m := re.FindStringSubmatch(show.stdout)
+			if m == nil || m[1] != tt.want {
+				t.Fatalf("show has no time left %q:\n%s", tt.want, show.stdout)
+			}
+
+			// The list says the same.
+			list := run(t, nil, "", append(connect(s), "federation", "grant", "list")...).
+				mustSucceed(t)
+			lines := strings.Split(strings.TrimSpace(list.stdout), "\n")
+			if len(lines) != 2 || !strings.HasSuffix(strings.TrimSpace(lines[1]), " "+m[1]) {
+				t.Errorf("list does not end its row with %q:\n%s", m[1], list.stdout)
+			}
+		})
 	}
 }
 
@@ -121,8 +166,14 @@ func TestTimeLeft(t *testing.T) {
 		want string
 	}{
 		{"no expiry", mosaic.Grant{Status: mosaic.GrantActive}, "-"},
-		{"hours", mosaic.Grant{Status: mosaic.GrantActive, ExpiresAt: at(72*time.Hour - time.Second)},
-			"71h59m"},
+		{"days", mosaic.Grant{Status: mosaic.GrantActive, ExpiresAt: at(72*time.Hour - time.Second)},
+			"2d23h"},
+		{"thirty days", mosaic.Grant{Status: mosaic.GrantActive,
+			ExpiresAt: at(30*24*time.Hour - time.Second)}, "29d23h"},
+		{"one day", mosaic.Grant{Status: mosaic.GrantActive, ExpiresAt: at(24*time.Hour + time.Hour)},
+			"1d01h"},
+		{"under a day", mosaic.Grant{Status: mosaic.GrantActive,
+			ExpiresAt: at(24*time.Hour - time.Second)}, "23h59m"},
 		{"minutes", mosaic.Grant{Status: mosaic.GrantPending, ExpiresAt: at(5 * time.Minute)},
 			"0h05m"},
 		{"seconds", mosaic.Grant{Status: mosaic.GrantPending, ExpiresAt: at(30 * time.Second)},

@@ -33,11 +33,11 @@ func TestGrantCreate(t *testing.T) {
 				`"max_rows_per_query":2}}`},
 		{name: "scope on stdin, peer and expiry",
 			args: []string{"--user", userID, "--peer", peerID, "--scope", "-",
-				"--expires-at", "2026-06-01T12:00:00+02:00"},
+				"--expires-at", "2030-06-01T12:00:00+02:00"},
 			stdin: `{"resources":["tasks"],"max_rows_per_query":5}`,
 			wantBody: `{"userId":"` + userID + `","peerId":"` + peerID + `","scope":` +
 				`{"resources":["tasks"],"excluded_resources":[],"max_rows_per_query":5},` +
-				`"expiresAt":"2026-06-01T10:00:00Z"}`},
+				`"expiresAt":"2030-06-01T10:00:00Z"}`},
 		{name: "invalid scope is refused locally",
 			args:      []string{"--user", userID, "--peer", peerID, "--scope", "-"},
 			stdin:     `{"resources":["tasks"],"excluded_resources":["tasks"],"max_rows_per_query":5}`,
@@ -56,6 +56,10 @@ func TestGrantCreate(t *testing.T) {
 			args: []string{"--user", userID, "--peer", peerID, "--scope", scopeFile,
 				"--expires-at", "tomorrow"},
 			wantError: "--expires-at: want an RFC 3339 time"},
+		{name: "past expiry is refused locally",
+			args: []string{"--user", userID, "--peer", peerID, "--scope", scopeFile,
+				"--expires-at", "2020-01-01T00:00:00Z"},
+			wantError: "--expires-at: must be in the future"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -155,6 +155,13 @@ func (s *Service) readFederated(ctx context.Context, req FederatedRequest,
 // authorize checks the certificate, the grant it names and the resource.
 func (s *Service) authorize(ctx context.Context, req FederatedRequest,
 	ev *mosaic.AuditEvent) (*authorized, error) {
+	// A resource the request names is audited whatever refuses it, so that
+	// a denied read says what it asked for; a name that is not one of ours
+	// never reaches the audit log.
+	r := mosaic.Resource(req.Resource)
+	if r.Valid() {
+		ev.Resource = string(r)
+	}
 	who, err := s.authenticate(ctx, req.Certs, ev)
 	if err != nil {
 		return nil, err
@@ -162,11 +169,9 @@ func (s *Service) authorize(ctx context.Context, req FederatedRequest,
 	g := who.grant
 
 	// The resource must exist and be shared by the grant.
-	r := mosaic.Resource(req.Resource)
 	if !r.Valid() {
 		return nil, mosaic.Errorf(mosaic.KindNotFound, "unknown_resource", "unknown resource")
 	}
-	ev.Resource = string(r)
 	if !g.Scope.Allows(r) {
 		return nil, forbidden("resource_not_in_scope", "resource %q is not shared by the grant", r)
 	}

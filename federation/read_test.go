@@ -176,6 +176,13 @@ func TestReadFederatedBadInput(t *testing.T) {
 				ev.CertSerial != pki.SerialHex(e.enrolled.Leaf) {
 				t.Errorf("audit event = %+v", ev)
 			}
+			wantResource := tc.resource
+			if !mosaic.Resource(tc.resource).Valid() {
+				wantResource = ""
+			}
+			if ev.Resource != wantResource {
+				t.Errorf("audit event resource %q, want %q", ev.Resource, wantResource)
+			}
 		})
 	}
 }
@@ -245,6 +252,43 @@ func TestReadFederatedGrantStates(t *testing.T) {
 	e.clock.advance(48 * time.Hour)
 	_, err = e.read(e.credsPeer.Chain(t), "credentials", "", "", "")
 	wantCode(t, err, 403, "certificate_invalid")
+}
+
+// TestReadFederatedDeniedAuditsResource refuses reads before and at the
+// grant check: the audit event names the resource asked for when it is
+// one of ours, and nothing when it is not.
+func TestReadFederatedDeniedAuditsResource(t *testing.T) {
+	e := newReadEnv(t)
+	ctx := context.Background()
+	revoked := e.credsPeer
+	if _, err := e.g.Svc.Revoke(ctx, revoked.Grant.ID, "stop"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, resource string
+		certs          []*x509.Certificate
+		code, want     string
+	}{
+		{"grant revoked", "credentials", revoked.Chain(t), "grant_not_active", "credentials"},
+		{"grant revoked, resource not shared", "teams", revoked.Chain(t), "grant_not_active",
+			"teams"},
+		{"grant revoked, unknown resource", "files", revoked.Chain(t), "grant_not_active", ""},
+		{"no certificate", "notes", nil, "client_certificate_required", "notes"},
+		{"no certificate, unknown resource", "../tasks", nil, "client_certificate_required", ""},
+		{"no certificate, resource in capitals", "Tasks", nil, "client_certificate_required", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.read(tc.certs, tc.resource, "", "", "")
+			if code := mosaic.ErrorCode(err); code != tc.code {
+				t.Fatalf("error %v, want %s", err, tc.code)
+			}
+			ev := lastEvent(t, e.g)
+			if ev.Outcome != mosaic.OutcomeDenied || ev.Reason != tc.code || ev.Resource != tc.want {
+				t.Errorf("audit event = %+v, want resource %q", ev, tc.want)
+			}
+		})
+	}
 }
 
 func TestReadFederatedTwoGrantsOfOnePeer(t *testing.T) {

@@ -24,21 +24,23 @@ const doctorTimeout = 5 * time.Second
 // Doctor checks a gateway from outside, as an operator would: the secret
 // (and the previous one during a rotation) is present, the admin listener
 // answers and reports itself ready (the database, its schema, the CA, the
-// TLS certificate and the key versions of the sealed values), the
-// federation listener serves a TLS certificate that chains to the CA it
-// publishes, and our certificates from outbound peers are renewed in time
-// (see peerChecks). It reads admin.json in the data directory for the
-// addresses and the admin token, and changes nothing.
+// TLS certificate and the key versions of the sealed values, counted
+// afresh), the federation listener serves a TLS certificate that chains to
+// the CA it publishes, and our certificates from outbound peers are renewed
+// in time (see peerChecks). It reads admin.json in the data directory for
+// the addresses and the admin token, and changes nothing.
 func Doctor(ctx context.Context, cfg Config) mosaic.Checks {
 	cfg = cfg.withDefaults()
-	checks := append(mosaic.Checks{secretCheck(cfg)}, previousSecretChecks(cfg)...)
+	checks := mosaic.Checks{secretCheck(cfg)}
 
 	info, err := ReadAdminFile(filepath.Join(cfg.DataDir, AdminFile))
 	if err != nil {
+		checks = append(checks, previousSecretChecks(cfg, mosaic.Check{})...)
 		return append(checks, mosaic.Check{Name: "admin_file", Status: mosaic.CheckFail,
 			Reason: "cannot read " + filepath.Join(cfg.DataDir, AdminFile) + "; has the gateway run?"})
 	}
-	ready := readyChecks(ctx, info.AdminURL)
+	ready := readyChecks(ctx, info)
+	checks = append(checks, previousSecretChecks(cfg, findCheck(ready, checkSealing))...)
 	checks = append(checks, ready...)
 
 	publicURL := info.PublicURL
@@ -50,6 +52,16 @@ func Doctor(ctx context.Context, cfg Config) mosaic.Checks {
 		checks = append(checks, peerChecks(ctx, info, time.Now())...)
 	}
 	return checks
+}
+
+// findCheck returns the check named name, or a zero Check.
+func findCheck(checks mosaic.Checks, name string) mosaic.Check {
+	for _, c := range checks {
+		if c.Name == name {
+			return c
+		}
+	}
+	return mosaic.Check{}
 }
 
 // secretCheck reports where the sealing secret would come from.
@@ -81,17 +93,22 @@ func secretCheck(cfg Config) mosaic.Check {
 	return c
 }
 
-// readyChecks asks the admin listener for its readiness checks.
-func readyChecks(ctx context.Context, adminURL string) mosaic.Checks {
+// readyChecks asks the admin listener for its readiness checks, made
+// fresh: the sealed values counted now rather than in the background
+// earlier, which the admin token allows.
+func readyChecks(ctx context.Context, info *AdminInfo) mosaic.Checks {
+	adminURL := info.AdminURL
 	fail := func(reason string) mosaic.Checks {
 		return mosaic.Checks{{Name: "admin_listener", Status: mosaic.CheckFail, Reason: reason}}
 	}
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, adminURL+"/readyz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		adminURL+"/readyz?"+freshParam+"=1", nil)
 	if err != nil {
 		return fail("bad admin URL in admin.json")
 	}
+	req.Header.Set("Authorization", "Bearer "+info.AdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fail("no answer at " + adminURL)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -145,6 +146,10 @@ func TestLifecycleRemovalAndRenewal(t *testing.T) {
 	if !strings.Contains(doctor, "renewal failing") || !strings.Contains(doctor,
 		"grant_not_active") {
 		t.Errorf("doctor after B removed A:\n%s", doctor)
+	}
+	if !regexp.MustCompile(`need attention: peer ` + r.peerID + ` \([^)]*\): renewal failing`).
+		MatchString(doctor) {
+		t.Errorf("doctor's outbound_peers summary does not name peer %s:\n%s", r.peerID, doctor)
 	}
 
 	// The removed peer's renewal fell due long ago; nothing touched it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -145,15 +146,20 @@ func TestRotateSecretWhileServing(t *testing.T) {
 		wantAllUnder(t, values, 2, sealerOf(t, strings.TrimSpace(string(old)),
 			strings.TrimSpace(string(fresh))), f.creds)
 
-		// Doctor says the previous secret is no longer needed.
+		// Doctor, run right after the rotation, counts afresh: every value
+		// is under the new version, and both of its checks say the
+		// previous secret can go.
 		cfg := gateway.Config{DataDir: dirA, Env: func(string) string { return "" }}
-		waitFor(t, "doctor to find the previous secret unneeded", func() bool {
-			c := doctorCheck(gateway.Doctor(context.Background(), cfg), "sealing")
-			return c.Status == mosaic.CheckWarn && strings.Contains(c.Reason, "no longer needed")
-		})
-		previous := doctorCheck(gateway.Doctor(context.Background(), cfg), "previous_secret")
-		if previous.Status != mosaic.CheckOK {
-			t.Errorf("doctor previous_secret check %+v, want ok", previous)
+		checks := gateway.Doctor(context.Background(), cfg)
+		sealing := doctorCheck(checks, "sealing")
+		want := fmt.Sprintf("all %d sealed values are under key version 2; the previous "+
+			"secret is no longer needed", len(values))
+		if sealing.Status != mosaic.CheckWarn || !strings.HasPrefix(sealing.Reason, want) {
+			t.Errorf("doctor sealing check right after the rotation %+v, want %q", sealing, want)
+		}
+		previous := doctorCheck(checks, "previous_secret")
+		if previous.Status != mosaic.CheckOK || !strings.HasSuffix(previous.Reason, "remove it now") {
+			t.Errorf("doctor previous_secret check %+v, want ok and removable now", previous)
 		}
 
 		// Without the previous secret, a restart serves on the new one and
@@ -166,7 +172,7 @@ func TestRotateSecretWhileServing(t *testing.T) {
 		if err := f.tryQuery(a.info); err != nil {
 			t.Error(err)
 		}
-		checks := gateway.Doctor(context.Background(), cfg)
+		checks = gateway.Doctor(context.Background(), cfg)
 		if c := doctorCheck(checks, "sealing"); c.Status != mosaic.CheckOK ||
 			doctorCheck(checks, "previous_secret").Name != "" {
 			t.Errorf("doctor after the rotation: %+v, want sealing ok and no previous secret",

@@ -208,6 +208,40 @@ func TestGrantExpiry(t *testing.T) {
 	}
 }
 
+// TestGrantCreateAnswersStoredTimes creates a grant whose expiry has
+// nanoseconds: the answer to the create carries the times as stored, to
+// the millisecond, the same as show and list.
+func TestGrantCreateAnswersStoredTimes(t *testing.T) {
+	g := startGateway(t)
+	ada := g.createUser(t, "Ada")
+	exp := time.Now().Add(time.Hour).Truncate(time.Second).Add(996494528 * time.Nanosecond).UTC()
+	a := g.adminDo(t, "POST", "/api/admin/federation/grants", map[string]any{
+		"userId": ada.ID, "peerName": "A", "scope": tasksScope,
+		"expiresAt": exp.Format(time.RFC3339Nano)})
+	a.wantStatus(t, http.StatusCreated)
+	var created map[string]any
+	a.decode(t, &created)
+	want := exp.Truncate(time.Millisecond).Format(time.RFC3339Nano)
+	if created["expiresAt"] != want {
+		t.Errorf("created expiresAt = %v, want %s", created["expiresAt"], want)
+	}
+
+	var shown map[string]any
+	g.adminDo(t, "GET", "/api/admin/federation/grants/"+created["id"].(string), nil).
+		decode(t, &shown)
+	var list struct{ Items []map[string]any }
+	g.adminDo(t, "GET", "/api/admin/federation/grants", nil).decode(t, &list)
+	if len(list.Items) != 1 {
+		t.Fatalf("%d grants listed, want 1", len(list.Items))
+	}
+	for _, field := range []string{"expiresAt", "createdAt", "updatedAt"} {
+		if created[field] != shown[field] || created[field] != list.Items[0][field] {
+			t.Errorf("%s: created %v, shown %v, listed %v", field, created[field], shown[field],
+				list.Items[0][field])
+		}
+	}
+}
+
 func TestAdminTokenLookedUpPerRequest(t *testing.T) {
 	g := startGateway(t)
 	current := hashHex("first-admin-token-0123456789abcdef")

@@ -57,7 +57,9 @@ func (s *server) createGrant(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseExpiresAt reads an optional expiry: absent or null for none, else a
-// string holding an RFC 3339 time.
+// string holding an RFC 3339 time. Grants keep their times to the
+// millisecond, so a finer expiry is cut to the millisecond here: the answer
+// to the create then shows the expiry that show and list will.
 func parseExpiresAt(raw json.RawMessage) (*time.Time, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -71,6 +73,7 @@ func parseExpiresAt(raw json.RawMessage) (*time.Time, error) {
 	if err != nil {
 		return nil, invalid
 	}
+	t = t.Truncate(time.Millisecond)
 	return &t, nil
 }
 
