@@ -145,6 +145,13 @@ func (s *Seeder) inTx(ctx context.Context, table string, fn func(*sql.Tx) error)
 	if err := fn(tx); err != nil {
 		return err
 	}
+	if s.postgres {
+		// Run the deferred triggers (the access version) now: an index
+		// cannot be made on a table with trigger events pending.
+		if _, err := tx.ExecContext(ctx, "SET CONSTRAINTS ALL IMMEDIATE"); err != nil {
+			return err
+		}
+	}
 	for _, ix := range idx {
 		if _, err := tx.ExecContext(ctx, ix.create); err != nil {
 			return fmt.Errorf("rebuild index %s: %w", ix.name, err)

@@ -17,9 +17,15 @@ CREATE TABLE access_version (
 INSERT INTO access_version (id, version) VALUES (1, 0);
 
 -- +goose StatementBegin
+-- Once per transaction: the first change's trigger moves the counter on
+-- and says so in a setting that ends with the transaction, so that a
+-- statement changing many rows does not update the counter row as often.
 CREATE FUNCTION mosaic_access_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE access_version SET version = version + 1 WHERE id = 1;
+    IF current_setting('mosaic.access_changed', true) IS DISTINCT FROM 'yes' THEN
+        UPDATE access_version SET version = version + 1 WHERE id = 1;
+        PERFORM set_config('mosaic.access_changed', 'yes', true);
+    END IF;
     RETURN NULL;
 END;
 $$;
