@@ -22,15 +22,31 @@ const accessCacheEntries = 4096
 // its version, so a revocation, a removal or a renewal committed before a
 // request began always reaches it, on any replica; a change to any grant
 // or peer drops every cached access at once.
+//
+// The counter only goes back when the database does: restored from a
+// backup, or failed over to a replica that had not caught up. The same
+// counts may then name other states; the random stamp drawn with each
+// count tells them apart, and the cache also drops everything as soon as
+// a request reads a count below the last one (see observe).
 type accessCache struct {
 	mu      sync.Mutex
 	entries *simplelru.LRU[string, cachedAccess]
+	// seen is the version the latest request read.
+	seen int64
 }
 
 // cachedAccess is a grant's access and the access version it was read at.
 type cachedAccess struct {
-	version int64
+	version accessStamp
 	access  mosaic.GrantAccess
+}
+
+// accessStamp is an access version: the counter and the random stamp
+// drawn with it, which tells apart two histories of the database that
+// reached the same count.
+type accessStamp struct {
+	n     int64
+	stamp string
 }
 
 func newAccessCache() *accessCache {
@@ -43,11 +59,12 @@ func newAccessCache() *accessCache {
 
 // get returns a copy of the access of grantID cached at version, or nil.
 // A nil cache keeps nothing.
-func (c *accessCache) get(grantID string, version int64) *mosaic.GrantAccess {
+func (c *accessCache) get(grantID string, version accessStamp) *mosaic.GrantAccess {
 	if c == nil {
 		return nil
 	}
 	c.mu.Lock()
+	c.observe(version.n)
 	e, ok := c.entries.Get(grantID)
 	c.mu.Unlock()
 	if !ok || e.version != version {
@@ -56,16 +73,30 @@ func (c *accessCache) get(grantID string, version int64) *mosaic.GrantAccess {
 	return copyAccess(&e.access)
 }
 
-// put caches a copy of a as the access of grantID read at version.
-func (c *accessCache) put(grantID string, version int64, a *mosaic.GrantAccess) {
+// observe notes, under c.mu, that a request read version. A version
+// below the one read before drops every cached access: either the
+// counter went back, and they were read in another history, or a request
+// that read it before a change is slower than one that read it after,
+// which costs what was cached since the change.
+func (c *accessCache) observe(version int64) {
+	if version < c.seen {
+		c.entries.Purge()
+	}
+	c.seen = version
+}
+
+// put caches a copy of a as the access of grantID read at version, unless
+// another request has read another version since: a newer one got here
+// first, or the counter went back while this request ran.
+func (c *accessCache) put(grantID string, version accessStamp, a *mosaic.GrantAccess) {
 	if c == nil {
 		return
 	}
 	e := cachedAccess{version: version, access: *copyAccess(a)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.entries.Peek(grantID); ok && old.version > version {
-		return // a newer read got here first
+	if version.n != c.seen {
+		return
 	}
 	c.entries.Add(grantID, e)
 }
@@ -93,10 +124,10 @@ func clonePtr[T any](p *T) *T {
 }
 
 // accessVersion reads the access version.
-func (db *DB) accessVersion(ctx context.Context) (int64, error) {
-	var v int64
-	if err := db.read().queryRow(ctx, sqlAccessVersion).Scan(&v); err != nil {
-		return 0, db.fail("read access version", err, nil)
+func (db *DB) accessVersion(ctx context.Context) (accessStamp, error) {
+	var v accessStamp
+	if err := db.read().queryRow(ctx, sqlAccessVersion).Scan(&v.n, &v.stamp); err != nil {
+		return accessStamp{}, db.fail("read access version", err, nil)
 	}
 	return v, nil
 }

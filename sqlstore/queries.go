@@ -64,7 +64,7 @@ const sqlDataVersion = `SELECT version FROM data_version WHERE id = 1`
 
 // The access version (migration 7), which grant access read from the cache
 // must still be at.
-const sqlAccessVersion = `SELECT version FROM access_version WHERE id = 1`
+const sqlAccessVersion = `SELECT version, stamp FROM access_version WHERE id = 1`
 
 // Pages: keyset pagination by id. The "all" statements take (after, since,
 // limit); the "of" statements take the user id(s) first. since is unix

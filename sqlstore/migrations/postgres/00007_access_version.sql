@@ -6,15 +6,20 @@
 -- transaction that makes the change (at its commit), so that an access
 -- read at one version is used only while the counter still holds that
 -- version: a revocation, removal or renewal committed before a request
--- began always reaches it. The counter's row lock makes such writers
--- take turns at their commits; federated reads only read it.
+-- began always reaches it. Each move also draws a random stamp, which the
+-- cache compares too: should the database go back (a restored backup, a
+-- failover to a replica behind) and its counter climb again to a version
+-- the cache has seen, the stamp tells the two histories apart. The
+-- counter's row lock makes such writers take turns at their commits;
+-- federated reads only read it.
 
 -- +goose Up
 CREATE TABLE access_version (
     id      INTEGER PRIMARY KEY CHECK (id = 1),
-    version BIGINT  NOT NULL
+    version BIGINT  NOT NULL,
+    stamp   TEXT    NOT NULL
 );
-INSERT INTO access_version (id, version) VALUES (1, 0);
+INSERT INTO access_version (id, version, stamp) VALUES (1, 0, gen_random_uuid()::text);
 
 -- +goose StatementBegin
 -- Once per transaction: the first change's trigger moves the counter on
@@ -23,7 +28,8 @@ INSERT INTO access_version (id, version) VALUES (1, 0);
 CREATE FUNCTION mosaic_access_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF current_setting('mosaic.access_changed', true) IS DISTINCT FROM 'yes' THEN
-        UPDATE access_version SET version = version + 1 WHERE id = 1;
+        UPDATE access_version SET version = version + 1, stamp = gen_random_uuid()::text
+            WHERE id = 1;
         PERFORM set_config('mosaic.access_changed', 'yes', true);
     END IF;
     RETURN NULL;
