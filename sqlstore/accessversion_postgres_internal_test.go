@@ -23,7 +23,8 @@ func TestPostgresAccessVersionOncePerTransaction(t *testing.T) {
 	version := func() int64 {
 		t.Helper()
 		var v int64
-		if err := conn.QueryRowContext(ctx, `SELECT version FROM access_version WHERE id = 1`).Scan(&v); err != nil {
+		row := conn.QueryRowContext(ctx, `SELECT version FROM access_version WHERE id = 1`)
+		if err := row.Scan(&v); err != nil {
 			t.Fatal(err)
 		}
 		return v
