@@ -37,14 +37,14 @@ type accessCache struct {
 
 // cachedAccess is a grant's access and the access version it was read at.
 type cachedAccess struct {
-	version accessStamp
+	version versionStamp
 	access  mosaic.GrantAccess
 }
 
-// accessStamp is an access version: the counter and the random stamp
-// drawn with it, which tells apart two histories of the database that
-// reached the same count.
-type accessStamp struct {
+// versionStamp is a version of the access or data version tables: the
+// counter and the random stamp drawn with it, which tells apart two
+// histories of the database that reached the same count.
+type versionStamp struct {
 	n     int64
 	stamp string
 }
@@ -59,7 +59,7 @@ func newAccessCache() *accessCache {
 
 // get returns a copy of the access of grantID cached at version, or nil.
 // A nil cache keeps nothing.
-func (c *accessCache) get(grantID string, version accessStamp) *mosaic.GrantAccess {
+func (c *accessCache) get(grantID string, version versionStamp) *mosaic.GrantAccess {
 	if c == nil {
 		return nil
 	}
@@ -88,7 +88,7 @@ func (c *accessCache) observe(version int64) {
 // put caches a copy of a as the access of grantID read at version, unless
 // another request has read another version since: a newer one got here
 // first, or the counter went back while this request ran.
-func (c *accessCache) put(grantID string, version accessStamp, a *mosaic.GrantAccess) {
+func (c *accessCache) put(grantID string, version versionStamp, a *mosaic.GrantAccess) {
 	if c == nil {
 		return
 	}
@@ -124,10 +124,10 @@ func clonePtr[T any](p *T) *T {
 }
 
 // accessVersion reads the access version.
-func (db *DB) accessVersion(ctx context.Context) (accessStamp, error) {
-	var v accessStamp
+func (db *DB) accessVersion(ctx context.Context) (versionStamp, error) {
+	var v versionStamp
 	if err := db.read().queryRow(ctx, sqlAccessVersion).Scan(&v.n, &v.stamp); err != nil {
-		return accessStamp{}, db.fail("read access version", err, nil)
+		return versionStamp{}, db.fail("read access version", err, nil)
 	}
 	return v, nil
 }

@@ -45,7 +45,7 @@ type pageCache struct {
 // cachedPage is a page, the data version it was read at, its memo and
 // its size, memo budget included.
 type cachedPage struct {
-	version int64
+	version versionStamp
 	page    *mosaic.Page
 	memo    *mosaic.PageMemo
 	bytes   int
@@ -89,7 +89,7 @@ func pageKey(q mosaic.PageQuery, size int) string {
 // get returns the page cached under key at version, with its memo, or
 // nil. The page's items are shared with other readers: the slice is a
 // copy, the values it points to must not be changed.
-func (c *pageCache) get(key string, version int64) *mosaic.Page {
+func (c *pageCache) get(key string, version versionStamp) *mosaic.Page {
 	if c == nil {
 		return nil
 	}
@@ -106,7 +106,7 @@ func (c *pageCache) get(key string, version int64) *mosaic.Page {
 // dropping the least recently used pages while the cache holds too many
 // bytes. A page it caches gets the memo its later readers will share, so
 // that its first reader fills it too.
-func (c *pageCache) put(key string, version int64, page *mosaic.Page) {
+func (c *pageCache) put(key string, version versionStamp, page *mosaic.Page) {
 	if c == nil {
 		return
 	}
@@ -154,11 +154,11 @@ func pageBytes(p *mosaic.Page) int {
 	return n
 }
 
-// dataVersion reads the data version.
-func (db *DB) dataVersion(ctx context.Context) (int64, error) {
-	var v int64
-	if err := db.read().queryRow(ctx, sqlDataVersion).Scan(&v); err != nil {
-		return 0, db.fail("read data version", err, nil)
+// dataVersion reads the data version and its stamp.
+func (db *DB) dataVersion(ctx context.Context) (versionStamp, error) {
+	var v versionStamp
+	if err := db.read().queryRow(ctx, sqlDataVersion).Scan(&v.n, &v.stamp); err != nil {
+		return versionStamp{}, db.fail("read data version", err, nil)
 	}
 	return v, nil
 }

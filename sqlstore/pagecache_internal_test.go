@@ -28,22 +28,22 @@ func TestPageCacheBoundedByBytes(t *testing.T) {
 		page.Items = page.Items[:len(page.Items)-10]
 	}
 	for i := range 200 {
-		c.put("since="+strconv.Itoa(i), 1, page)
+		c.put("since="+strconv.Itoa(i), at(1), page)
 		if c.bytes > pageCacheBytes {
 			t.Fatalf("after %d pages the cache holds %d bytes, over %d", i+1, c.bytes,
 				pageCacheBytes)
 		}
 	}
-	if c.get("since=199", 1) == nil {
+	if c.get("since=199", at(1)) == nil {
 		t.Fatal("the newest page is not kept")
 	}
-	if c.get("since=0", 1) != nil {
+	if c.get("since=0", at(1)) != nil {
 		t.Fatal("the oldest page is still kept past the byte budget")
 	}
 
 	huge := notesPage(100, pageCacheMaxBytes/50)
-	c.put("huge", 1, huge)
-	if c.get("huge", 1) != nil {
+	c.put("huge", at(1), huge)
+	if c.get("huge", at(1)) != nil {
 		t.Fatal("a page over the per-page bound was kept")
 	}
 }
@@ -54,13 +54,13 @@ func TestPageCacheReplaceCountsOnce(t *testing.T) {
 	c := newPageCache()
 	page := notesPage(10, 100)
 	for v := range 5 {
-		c.put("k", int64(v), page)
+		c.put("k", at(v), page)
 	}
 	n := pageBytes(page)
 	if want := n + pageMemoBudget(n); c.bytes != want {
 		t.Fatalf("cache counts %d bytes for one page of %d and its memo", c.bytes, want)
 	}
-	if c.get("k", 3) != nil || c.get("k", 4) == nil {
+	if c.get("k", at(3)) != nil || c.get("k", at(4)) == nil {
 		t.Fatal("the page under k is not the last one put")
 	}
 }
@@ -71,8 +71,8 @@ func TestPageCacheReplaceCountsOnce(t *testing.T) {
 func TestPageCacheMemo(t *testing.T) {
 	c := newPageCache()
 	page := notesPage(10, 100)
-	c.put("k", 1, page)
-	if page.Memo == nil || c.get("k", 1).Memo != page.Memo {
+	c.put("k", at(1), page)
+	if page.Memo == nil || c.get("k", at(1)).Memo != page.Memo {
 		t.Fatal("the page put and the page got do not share one memo")
 	}
 	budget := pageMemoBudget(pageBytes(page))
@@ -98,7 +98,7 @@ func TestPageCacheMemo(t *testing.T) {
 		{"with the budget spent, again", "more", 1, nil, 7},
 	}
 	for _, st := range steps {
-		v, err := c.get("k", 1).Memo.Derive(st.key, derive(st.key, st.size, st.err))
+		v, err := c.get("k", at(1)).Memo.Derive(st.key, derive(st.key, st.size, st.err))
 		if err != st.err || (err == nil && v != st.key) || calls != st.wantCalls {
 			t.Fatalf("%s: got %v, %v after %d derivations, want %d", st.name, v, err, calls,
 				st.wantCalls)
@@ -106,7 +106,7 @@ func TestPageCacheMemo(t *testing.T) {
 	}
 
 	huge := notesPage(100, pageCacheMaxBytes/50)
-	c.put("huge", 1, huge)
+	c.put("huge", at(1), huge)
 	if huge.Memo != nil {
 		t.Fatal("a page too large to keep got a memo")
 	}
@@ -125,3 +125,6 @@ func TestPageMemoPanic(t *testing.T) {
 		t.Fatalf("after a panic: %v, %v", v, err)
 	}
 }
+
+// at is the version stamp of count n in the tests' one history.
+func at(n int) versionStamp { return versionStamp{n: int64(n), stamp: "test"} }

@@ -60,7 +60,7 @@ const (
 
 // The data version (migration 6), which pages read from the cache must
 // still be at.
-const sqlDataVersion = `SELECT version FROM data_version WHERE id = 1`
+const sqlDataVersion = `SELECT version, stamp FROM data_version WHERE id = 1`
 
 // The access version (migration 7), which grant access read from the cache
 // must still be at.

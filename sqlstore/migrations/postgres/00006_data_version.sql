@@ -5,20 +5,23 @@
 -- counter on, in the transaction that makes the change, so that a cached
 -- page read at one version is served only while the counter still holds
 -- that version: a change committed before a read began always reaches it.
--- The counter's row lock makes such writers take turns; they are the
--- admin's, not the federated reads'.
+-- Each move also draws a random stamp, which the cache compares too, so
+-- that a database that went back (a restored backup) and counted up again
+-- is not taken for the one the cache read. The counter's row lock makes
+-- such writers take turns; they are the admin's, not the federated reads'.
 
 -- +goose Up
 CREATE TABLE data_version (
     id      INTEGER PRIMARY KEY CHECK (id = 1),
-    version BIGINT  NOT NULL
+    version BIGINT  NOT NULL,
+    stamp   TEXT    NOT NULL
 );
-INSERT INTO data_version (id, version) VALUES (1, 0);
+INSERT INTO data_version (id, version, stamp) VALUES (1, 0, gen_random_uuid()::text);
 
 -- +goose StatementBegin
 CREATE FUNCTION mosaic_data_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE data_version SET version = version + 1 WHERE id = 1;
+    UPDATE data_version SET version = version + 1, stamp = gen_random_uuid()::text WHERE id = 1;
     RETURN NULL;
 END;
 $$;
