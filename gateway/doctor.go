@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/httpapi"
 	"github.com/mosaicgw/mosaic/pki"
 	"github.com/mosaicgw/mosaic/seal"
 )
@@ -104,7 +105,7 @@ func readyChecks(ctx context.Context, info *AdminInfo) mosaic.Checks {
 	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		adminURL+"/readyz?"+freshParam+"=1", nil)
+		adminURL+httpapi.FreshReadinessPath, nil)
 	if err != nil {
 		return fail("bad admin URL in admin.json")
 	}

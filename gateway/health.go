@@ -2,14 +2,12 @@ package gateway
 
 import (
 	"context"
-	"crypto/subtle"
 	"crypto/x509"
 	"fmt"
-	"net/http"
-	"strings"
 	"time"
 
 	"github.com/mosaicgw/mosaic"
+	"github.com/mosaicgw/mosaic/httpapi"
 	"github.com/mosaicgw/mosaic/pki"
 )
 
@@ -23,9 +21,9 @@ const (
 // schema is the one this build knows, the CA can sign, the TLS certificate
 // is valid, and the sealed values are under the current key version, as
 // of the last count or, when ctx asks for fresh checks, of a count made
-// now (see withFreshChecks).
+// now (see httpapi.WantsFreshChecks).
 func (g *gw) readiness(ctx context.Context) mosaic.Checks {
-	fresh := wantsFreshChecks(ctx)
+	fresh := httpapi.WantsFreshChecks(ctx)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	now := time.Now()
@@ -44,52 +42,6 @@ func (g *gw) readiness(ctx context.Context) mosaic.Checks {
 		checks = append(checks, g.checkStep(ctx))
 	}
 	return checks
-}
-
-// Doctor asks GET /readyz for fresh checks with the query freshParam=1 and
-// the admin token. Only such a request gets them: anyone else reaching the
-// admin listener gets the usual answer, and cannot keep the gateway
-// counting its sealed values.
-const (
-	freshParam      = "fresh"
-	freshAuthLookup = time.Second // bounds reading the admin token's hash
-)
-
-// freshChecksKey marks the context of a readiness request that gets fresh
-// checks.
-type freshChecksKey struct{}
-
-// withFreshChecks passes GET /readyz?fresh=1 with the admin token on to
-// next with a context that asks readiness for fresh checks.
-func (g *gw) withFreshChecks(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/readyz" && r.URL.Query().Get(freshParam) == "1" && g.adminBearer(r) {
-			r = r.WithContext(context.WithValue(r.Context(), freshChecksKey{}, true))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// wantsFreshChecks reports whether ctx asks for fresh checks.
-func wantsFreshChecks(ctx context.Context) bool {
-	fresh, _ := ctx.Value(freshChecksKey{}).(bool)
-	return fresh
-}
-
-// adminBearer reports whether r carries the admin token whose hash is
-// stored, as the admin API checks it.
-func (g *gw) adminBearer(r *http.Request) bool {
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), freshAuthLookup)
-	defer cancel()
-	want, err := g.store.GetSetting(ctx, adminTokenSetting)
-	if err != nil {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(hashHex(token)), []byte(strings.ToLower(want))) == 1
 }
 
 // caCheck reports on the embedded CA's signing intermediate: its serial

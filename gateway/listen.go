@@ -42,12 +42,12 @@ var tls12CipherSuites = []uint16{
 // one set of metrics, served at the admin listener's GET /metrics.
 func (g *gw) servers() (admin, fed *http.Server, err error) {
 	metrics := httpapi.NewMetrics(g.svc, httpapi.WithMetricsLogger(g.log))
-	admin = g.httpServer(g.withFreshChecks(httpapi.NewAdminHandler(g.svc, g.adminHash, g.log,
+	admin = g.httpServer(httpapi.NewAdminHandler(g.svc, g.adminHash, g.log,
 		httpapi.WithMetrics(metrics),
 		httpapi.WithReadiness(g.readiness),
 		httpapi.WithAdminTokenLookup(func(ctx context.Context) (string, error) {
 			return g.store.GetSetting(ctx, adminTokenSetting)
-		}))))
+		})))
 
 	limit, err := g.cfg.enrollLimit()
 	if err != nil {

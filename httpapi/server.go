@@ -203,7 +203,7 @@ func (s *server) requireAdmin(tokenHash string, next http.Handler) http.Handler 
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if openPaths[r.URL.Path] {
-			next.ServeHTTP(w, r)
+			next.ServeHTTP(w, r.WithContext(openPathContext(r, lookup)))
 			return
 		}
 		hash, err := lookup(r.Context())
@@ -220,6 +220,43 @@ func (s *server) requireAdmin(tokenHash string, next http.Handler) http.Handler 
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// freshChecksKey marks the context of a GET /readyz that asks for fresh
+// checks (see WantsFreshChecks).
+type freshChecksKey struct{}
+
+// freshParam is the query parameter of GET /readyz that asks for fresh
+// checks, with the value "1"; FreshReadinessPath is the path and query of
+// that request.
+const (
+	freshParam         = "fresh"
+	FreshReadinessPath = "/readyz?" + freshParam + "=1"
+)
+
+// WantsFreshChecks reports whether the readiness request of ctx asked for
+// checks made now rather than answered from what the gateway last
+// measured: GET /readyz?fresh=1 with the admin bearer token, as mosaic
+// gateway doctor sends it. Anyone else reaching the admin listener gets
+// the usual answer, and cannot keep the gateway measuring.
+func WantsFreshChecks(ctx context.Context) bool {
+	fresh, _ := ctx.Value(freshChecksKey{}).(bool)
+	return fresh
+}
+
+// openPathContext is the context of r, a request for an open path, marked
+// for fresh checks when it is GET /readyz?fresh=1 with the admin token. A
+// token that does not check out, or cannot be checked, changes nothing.
+func openPathContext(r *http.Request, lookup func(context.Context) (string, error)) context.Context {
+	ctx := r.Context()
+	if r.URL.Path != "/readyz" || r.URL.Query().Get(freshParam) != "1" {
+		return ctx
+	}
+	hash, err := lookup(ctx)
+	if err != nil || !validBearer(r.Header.Get("Authorization"), []byte(strings.ToLower(hash))) {
+		return ctx
+	}
+	return context.WithValue(ctx, freshChecksKey{}, true)
 }
 
 // validBearer reports whether an Authorization header carries a bearer
