@@ -26,13 +26,10 @@ const accessCacheEntries = 4096
 // The counter only goes back when the database does: restored from a
 // backup, or failed over to a replica that had not caught up. The same
 // counts may then name other states; the random stamp drawn with each
-// count tells them apart, and the cache also drops everything as soon as
-// a request reads a count below the last one (see observe).
+// count tells them apart (see versionStamp).
 type accessCache struct {
 	mu      sync.Mutex
 	entries *simplelru.LRU[string, cachedAccess]
-	// seen is the version the latest request read.
-	seen int64
 }
 
 // cachedAccess is a grant's access and the access version it was read at.
@@ -64,7 +61,6 @@ func (c *accessCache) get(grantID string, version versionStamp) *mosaic.GrantAcc
 		return nil
 	}
 	c.mu.Lock()
-	c.observe(version.n)
 	e, ok := c.entries.Get(grantID)
 	c.mu.Unlock()
 	if !ok || e.version != version {
@@ -73,21 +69,8 @@ func (c *accessCache) get(grantID string, version versionStamp) *mosaic.GrantAcc
 	return copyAccess(&e.access)
 }
 
-// observe notes, under c.mu, that a request read version. A version
-// below the one read before drops every cached access: either the
-// counter went back, and they were read in another history, or a request
-// that read it before a change is slower than one that read it after,
-// which costs what was cached since the change.
-func (c *accessCache) observe(version int64) {
-	if version < c.seen {
-		c.entries.Purge()
-	}
-	c.seen = version
-}
-
-// put caches a copy of a as the access of grantID read at version, unless
-// another request has read another version since: a newer one got here
-// first, or the counter went back while this request ran.
+// put caches a copy of a as the access of grantID read at version, in
+// place of what was cached for it.
 func (c *accessCache) put(grantID string, version versionStamp, a *mosaic.GrantAccess) {
 	if c == nil {
 		return
@@ -95,9 +78,6 @@ func (c *accessCache) put(grantID string, version versionStamp, a *mosaic.GrantA
 	e := cachedAccess{version: version, access: *copyAccess(a)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if version.n != c.seen {
-		return
-	}
 	c.entries.Add(grantID, e)
 }
 
@@ -125,9 +105,15 @@ func clonePtr[T any](p *T) *T {
 
 // accessVersion reads the access version.
 func (db *DB) accessVersion(ctx context.Context) (versionStamp, error) {
+	return db.readVersion(ctx, "access", sqlAccessVersion)
+}
+
+// readVersion reads a version table's count and stamp with stmt; what
+// names the table in errors.
+func (db *DB) readVersion(ctx context.Context, what, stmt string) (versionStamp, error) {
 	var v versionStamp
-	if err := db.read().queryRow(ctx, sqlAccessVersion).Scan(&v.n, &v.stamp); err != nil {
-		return versionStamp{}, db.fail("read access version", err, nil)
+	if err := db.read().queryRow(ctx, stmt).Scan(&v.n, &v.stamp); err != nil {
+		return versionStamp{}, db.fail("read "+what+" version", err, nil)
 	}
 	return v, nil
 }

@@ -156,9 +156,5 @@ func pageBytes(p *mosaic.Page) int {
 
 // dataVersion reads the data version and its stamp.
 func (db *DB) dataVersion(ctx context.Context) (versionStamp, error) {
-	var v versionStamp
-	if err := db.read().queryRow(ctx, sqlDataVersion).Scan(&v.n, &v.stamp); err != nil {
-		return versionStamp{}, db.fail("read data version", err, nil)
-	}
-	return v, nil
+	return db.readVersion(ctx, "data", sqlDataVersion)
 }
