@@ -168,14 +168,11 @@ func encodeItems(items []any) (any, int, error) {
 	if items == nil {
 		items = []any{}
 	}
-	buf := getAnswerBuffer()
-	defer putAnswerBuffer(buf)
-	data, err := json.Append((*buf)[:0], items, answerFlags)
+	data, err := json.Append(nil, items, answerFlags)
 	if err != nil {
 		return nil, 0, err
 	}
-	*buf = data
-	return bytes.Clone(data), len(data), nil
+	return data, len(data), nil
 }
 
 // peerCerts returns the certificates the client presented on this
