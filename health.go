@@ -12,11 +12,13 @@ const (
 )
 
 // Check is one named health check with its status and a reason a person can
-// act on.
+// act on. Code, when set, names the finding in a word that stays the same
+// for a program to act on, where Reason is worded for a person.
 type Check struct {
 	Name   string      `json:"name"`
 	Status CheckStatus `json:"status"`
 	Reason string      `json:"reason"`
+	Code   string      `json:"code,omitempty"`
 }
 
 // Checks is a list of health checks.

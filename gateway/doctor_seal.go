@@ -3,7 +3,6 @@ package gateway
 import (
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/mosaicgw/mosaic"
 	"github.com/mosaicgw/mosaic/seal"
@@ -44,10 +43,9 @@ func previousSecretChecks(cfg Config, sealing mosaic.Check) mosaic.Checks {
 func previousSecretAdvice(sealing mosaic.Check) string {
 	switch {
 	case sealing.Name != checkSealing:
-	case sealing.Status == mosaic.CheckOK ||
-		strings.Contains(sealing.Reason, sealPreviousUnneeded):
+	case sealing.Status == mosaic.CheckOK || sealing.Code == sealCodePreviousUnneeded:
 		return "every value is under the current key version: remove it now"
-	case strings.Contains(sealing.Reason, sealStillPrevious):
+	case sealing.Code == sealCodeStillPrevious:
 		return "values still need it: run mosaic gateway rotate-secret, then remove it"
 	}
 	return "remove it once every value is under the current key version"

@@ -26,11 +26,11 @@ const (
 // checkSealing names the readiness check of the sealed values.
 const checkSealing = "sealing"
 
-// Words of the sealing check's reasons that doctor's previous_secret check
-// looks for, so that the two agree.
+// Codes of the sealing check's findings that doctor's previous_secret
+// check acts on, so that the two agree.
 const (
-	sealStillPrevious    = "still under the previous key version"
-	sealPreviousUnneeded = "the previous secret is no longer needed"
+	sealCodeStillPrevious    = "values_under_previous_version"
+	sealCodePreviousUnneeded = "previous_secret_unneeded"
 )
 
 // sealCheck is the readiness check of the sealed values. One count runs at
@@ -176,11 +176,13 @@ func judgeSealed(sealer *seal.Sealer, counts []seal.VersionCount) mosaic.Check {
 		c.Reason = fmt.Sprintf("%d sealed values are under key version %s, whose secret "+
 			"this gateway was not given", missing, versionList(missingVersions))
 	case old > 0:
-		c.Reason = fmt.Sprintf("%d sealed values are "+sealStillPrevious+" %s: "+
+		c.Code = sealCodeStillPrevious
+		c.Reason = fmt.Sprintf("%d sealed values are still under the previous key version %s: "+
 			"run mosaic gateway rotate-secret", old, versionList(oldVersions))
 	case len(sealer.Versions()) > 1:
+		c.Code = sealCodePreviousUnneeded
 		c.Reason = fmt.Sprintf("all %d sealed values are under key version %d; "+
-			sealPreviousUnneeded+": remove %s or %s", total, current,
+			"the previous secret is no longer needed: remove %s or %s", total, current,
 			seal.EnvSecretPrevious, seal.PreviousSecretFileName)
 	default:
 		c.Status = mosaic.CheckOK

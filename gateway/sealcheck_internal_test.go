@@ -83,7 +83,7 @@ func TestSealCheckFresh(t *testing.T) {
 		t.Errorf("check after the rotation presents the last count: %+v", got)
 	}
 	got := c.fresh(t.Context(), 10*time.Second)
-	want := "all 4 sealed values are under key version 2; " + sealPreviousUnneeded
+	want := "all 4 sealed values are under key version 2; the previous secret is no longer needed"
 	if got.Status != mosaic.CheckWarn || !strings.HasPrefix(got.Reason, want) {
 		t.Fatalf("fresh check %+v, want %q", got, want)
 	}
