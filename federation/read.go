@@ -121,9 +121,11 @@ func (s *Service) ReadFederated(ctx context.Context, req FederatedRequest) (*Fed
 }
 
 // readFederated runs the checks in order, filling in ev as it learns who
-// the request is about, then reads the page.
+// the request is about, then reads the page, all in one read scope: the
+// store reads what its caches are checked against once for the request.
 func (s *Service) readFederated(ctx context.Context, req FederatedRequest,
 	ev *mosaic.AuditEvent) (*FederatedPage, error) {
+	ctx = mosaic.WithReadScope(ctx)
 	a, err := s.authorize(ctx, req, ev)
 	if err != nil {
 		return nil, err

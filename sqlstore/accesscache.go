@@ -103,17 +103,31 @@ func clonePtr[T any](p *T) *T {
 	return &v
 }
 
-// accessVersion reads the access version.
+// accessVersion reads the access version (see versions).
 func (db *DB) accessVersion(ctx context.Context) (versionStamp, error) {
-	return db.readVersion(ctx, "access", sqlAccessVersion)
+	v, err := db.versions(ctx)
+	return v.access, err
 }
 
-// readVersion reads a version table's count and stamp with stmt; what
-// names the table in errors.
-func (db *DB) readVersion(ctx context.Context, what, stmt string) (versionStamp, error) {
-	var v versionStamp
-	if err := db.read().queryRow(ctx, stmt).Scan(&v.n, &v.stamp); err != nil {
-		return versionStamp{}, db.fail("read "+what+" version", err, nil)
-	}
-	return v, nil
+// versions are the access and data versions read together.
+type versions struct {
+	access, data versionStamp
+}
+
+// versionsKey keeps a store's versions in a read scope.
+type versionsKey struct{ db *DB }
+
+// versions reads the access and data versions in one statement, once per
+// read scope (see mosaic.WithReadScope): a federated read checks both
+// caches, and reads them before either.
+func (db *DB) versions(ctx context.Context) (versions, error) {
+	return mosaic.ScopedOnce(ctx, versionsKey{db}, func() (versions, error) {
+		var v versions
+		err := db.read().queryRow(ctx, sqlVersions).Scan(&v.access.n, &v.access.stamp,
+			&v.data.n, &v.data.stamp)
+		if err != nil {
+			return versions{}, db.fail("read versions", err, nil)
+		}
+		return v, nil
+	})
 }

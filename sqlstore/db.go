@@ -87,6 +87,10 @@ func sqliteDSN(path string, readOnly bool) string {
 		"journal_mode(WAL)",
 		"foreign_keys(1)",
 		"synchronous(FULL)",
+		// Savepoints (group commits, see writebatch.go) journal the pages
+		// they change; in memory, not in a temporary file created and
+		// deleted by every transaction that outgrows 64 KiB of them.
+		"temp_store(MEMORY)",
 	}
 	lock := "immediate"
 	if readOnly {

@@ -46,6 +46,7 @@ func TestConnectionSettings(t *testing.T) {
 		{"writer", "foreign_keys", "1", db.pool},
 		{"writer", "busy_timeout", "5000", db.pool},
 		{"writer", "synchronous", "2", db.pool},
+		{"writer", "temp_store", "2", db.pool}, // MEMORY
 		{"writer", "query_only", "0", db.pool},
 		{"reader", "journal_mode", "wal", db.reads},
 		{"reader", "busy_timeout", "5000", db.reads},

@@ -154,7 +154,8 @@ func pageBytes(p *mosaic.Page) int {
 	return n
 }
 
-// dataVersion reads the data version and its stamp.
+// dataVersion reads the data version and its stamp (see versions).
 func (db *DB) dataVersion(ctx context.Context) (versionStamp, error) {
-	return db.readVersion(ctx, "data", sqlDataVersion)
+	v, err := db.versions(ctx)
+	return v.data, err
 }

@@ -58,13 +58,10 @@ const (
 	rollbackToJob = `ROLLBACK TO job`
 )
 
-// The data version (migration 6), which pages read from the cache must
-// still be at.
-const sqlDataVersion = `SELECT version, stamp FROM data_version WHERE id = 1`
-
-// The access version (migration 7), which grant access read from the cache
-// must still be at.
-const sqlAccessVersion = `SELECT version, stamp FROM access_version WHERE id = 1`
+// The access version (migration 7) and the data version (migration 6),
+// which grant access and pages read from the caches must still be at.
+const sqlVersions = `SELECT a.version, a.stamp, d.version, d.stamp
+	FROM access_version a, data_version d WHERE a.id = 1 AND d.id = 1`
 
 // Pages: keyset pagination by id. The "all" statements take (after, since,
 // limit); the "of" statements take the user id(s) first. since is unix
@@ -381,7 +378,7 @@ var (
 		sqlFindToken, sqlTokenReplaces, sqlFindUser, sqlGetKey, sqlGetSetting,
 		sqlTaskPageAll, sqlTaskPageOf, sqlNotePageAll, sqlNotePageOf,
 		sqlCredPageAll, sqlCredPageOf, sqlUserPageAll, sqlUserPageOf,
-		sqlTeamPageAll, sqlTeamPageOf, sqlDataVersion, sqlAccessVersion,
+		sqlTeamPageAll, sqlTeamPageOf, sqlVersions,
 	}
 	preparedWrites = []string{
 		sqlFindGrant, sqlGrantCert, sqlFindPeer,

@@ -20,6 +20,7 @@ func RunAccessCache(t *testing.T, open func(t *testing.T) *ChainEnv) {
 		{"ThroughEachStore", testAccessCacheThroughEachStore},
 		{"OutsideTheStore", testAccessCacheOutsideTheStore},
 		{"NotShared", testAccessCacheNotShared},
+		{"ReadScope", testAccessCacheReadScope},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,4 +116,42 @@ func testAccessCacheNotShared(t *testing.T, env *ChainEnv) {
 		t.Fatalf("after a caller changed its access: %+v %+v %s", again.Grant, again.Cert,
 			again.PeerState)
 	}
+}
+
+// testAccessCacheReadScope reads a grant's access and its user's tasks in
+// read scopes (mosaic.WithReadScope): a scope reads the versions once, so
+// its later reads serve what was cached at its first; the next scope, as
+// the next request, sees every change committed before it began.
+func testAccessCacheReadScope(t *testing.T, env *ChainEnv) {
+	s := env.Store
+	e, act := activeEnrollment(t, s)
+	id := e.grant.ID
+	wantAccess(t, "active", id, mosaic.GrantActive, act.CertSerial, mosaic.PeerActive, s)
+	wantTitles(t, "no tasks", e.grant.UserID, nil, s)
+
+	scope := mosaic.WithReadScope(t.Context())
+	scoped := func() (*mosaic.GrantAccess, int) {
+		t.Helper()
+		a, err := s.GrantAccess(scope, id)
+		must(t, err)
+		page, err := s.ReadPage(scope, mosaic.PageQuery{Resource: mosaic.ResourceTasks,
+			UserID: e.grant.UserID, Limit: 50})
+		must(t, err)
+		return a, len(page.Items)
+	}
+	if a, n := scoped(); a.Grant.Status != mosaic.GrantActive || n != 0 {
+		t.Fatalf("first read of the scope: %s, %d tasks; want active, 0", a.Grant.Status, n)
+	}
+
+	_, err := s.RevokeGrant(t.Context(), id, "done", time.Time{}, &mosaic.AuditEvent{
+		Verb: mosaic.VerbRevoke, Status: 200, Outcome: mosaic.OutcomeAllowed})
+	must(t, err)
+	must(t, s.CreateTask(t.Context(), &mosaic.Task{ID: "01", UserID: e.grant.UserID,
+		Title: "one"}))
+	if a, n := scoped(); a.Grant.Status != mosaic.GrantActive || n != 0 {
+		t.Fatalf("same scope after the changes: %s, %d tasks; want what its first read "+
+			"saw (active, 0)", a.Grant.Status, n)
+	}
+	wantAccess(t, "next request", id, mosaic.GrantRevoked, act.CertSerial, mosaic.PeerActive, s)
+	wantTitles(t, "next request", e.grant.UserID, []string{"one"}, s)
 }
