@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -114,10 +115,36 @@ func (db *DB) insertAuditBatch(ctx context.Context, r runner,
 		rows[i] = auditRow{id: ev.ID, at: ev.Time}
 		prev = hash
 	}
-	if _, err := r.exec(ctx, db.auditInsert(len(batch)), args...); err != nil {
-		return nil, db.fail("append audit", err, nil)
+	for n, rest := len(batch), args; n > 0; {
+		size := db.auditChunk(n)
+		if _, err := r.exec(ctx, db.auditInsert(size), rest[:size*auditInsertCols]...); err != nil {
+			return nil, db.fail("append audit", err, nil)
+		}
+		n, rest = n-size, rest[size*auditInsertCols:]
 	}
 	return rows, nil
+}
+
+// auditChunk returns how many of n rows the next insert takes. A dialect
+// whose statements are prepared when the store opens inserts them in
+// chunks of the sizes prepared (powers of two, largest first) rather than
+// parse an insert of n rows for every batch; the others insert them at
+// once.
+func (db *DB) auditChunk(n int) int {
+	if !db.d.prepare {
+		return n
+	}
+	return 1 << (bits.Len(uint(n)) - 1)
+}
+
+// auditChunkSizes are the sizes of the audit inserts prepared when the
+// dialect prepares statements: every power of two up to maxAuditBatch.
+func auditChunkSizes() []int {
+	var sizes []int
+	for n := 1; n <= maxAuditBatch; n *= 2 {
+		sizes = append(sizes, n)
+	}
+	return sizes
 }
 
 // auditInsertCols is how many values each row of auditInsert takes.

@@ -144,8 +144,12 @@ func (db *DB) prepare(ctx context.Context) (err error) {
 	if !db.d.prepare {
 		return nil
 	}
-	// The insert of one audit row is the one every audited transaction runs.
-	writes := append(slices.Clip(preparedWrites), db.auditInsert(1))
+	// The inserts of audit rows, which every audited transaction runs:
+	// one row, or a group commit's rows in chunks of these sizes.
+	writes := slices.Clip(preparedWrites)
+	for _, n := range auditChunkSizes() {
+		writes = append(writes, db.auditInsert(n))
+	}
 	if db.writeStmts, err = prepareAll(ctx, db.pool, db.d, writes); err != nil {
 		return err
 	}
