@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"context"
 	"slices"
 	"sync"
 
@@ -101,33 +100,4 @@ func clonePtr[T any](p *T) *T {
 	}
 	v := *p
 	return &v
-}
-
-// accessVersion reads the access version (see versions).
-func (db *DB) accessVersion(ctx context.Context) (versionStamp, error) {
-	v, err := db.versions(ctx)
-	return v.access, err
-}
-
-// versions are the access and data versions read together.
-type versions struct {
-	access, data versionStamp
-}
-
-// versionsKey keeps a store's versions in a read scope.
-type versionsKey struct{ db *DB }
-
-// versions reads the access and data versions in one statement, once per
-// read scope (see mosaic.WithReadScope): a federated read checks both
-// caches, and reads them before either.
-func (db *DB) versions(ctx context.Context) (versions, error) {
-	return mosaic.ScopedOnce(ctx, versionsKey{db}, func() (versions, error) {
-		var v versions
-		err := db.read().queryRow(ctx, sqlVersions).Scan(&v.access.n, &v.access.stamp,
-			&v.data.n, &v.data.stamp)
-		if err != nil {
-			return versions{}, db.fail("read versions", err, nil)
-		}
-		return v, nil
-	})
 }

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"context"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,10 +151,4 @@ func pageBytes(p *mosaic.Page) int {
 		}
 	}
 	return n
-}
-
-// dataVersion reads the data version and its stamp (see versions).
-func (db *DB) dataVersion(ctx context.Context) (versionStamp, error) {
-	v, err := db.versions(ctx)
-	return v.data, err
 }
