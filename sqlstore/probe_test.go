@@ -14,7 +14,7 @@ import (
 )
 
 // schemaVersion is the newest migration of this build.
-const schemaVersion = 7
+const schemaVersion = 8
 
 // appliedVersions is what goose_db_version lists after migrations up to
 // n: "version is_applied" lines from goose's own row 0.
