@@ -251,7 +251,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer stopRenew()
 	errc := make(chan error, 2)
 	go func() { errc <- serve(admin, adminLn, false) }()
-	go func() { errc <- serve(fed, fedLn, true) }()
+	go func() { errc <- serve(fed, httpapi.CorkListener(fedLn), true) }()
 	log.Info("gateway started",
 		slog.String("admin_addr", adminLn.Addr().String()),
 		slog.String("federation_addr", fedLn.Addr().String()),

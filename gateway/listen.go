@@ -56,6 +56,9 @@ func (g *gw) servers() (admin, fed *http.Server, err error) {
 	fed = g.httpServer(httpapi.NewFederationHandler(g.svc, g.ca.ChainPEM(), g.log,
 		httpapi.WithEnrollmentLimit(limit), httpapi.WithFederationMetrics(metrics),
 		httpapi.WithCAChain(g.ca.ChainPEM)))
+	// Each answer leaves in one write (see httpapi.CorkListener, which
+	// serve puts under TLS).
+	fed.ConnContext = httpapi.ConnContext
 	fed.TLSConfig = &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: tls12CipherSuites,

@@ -25,7 +25,9 @@ const (
 
 // middleware gives each request an id (in its context and the X-Request-Id
 // header), turns a panic into a 500, writes one access log line and
-// records the request's metrics.
+// records the request's metrics. On a corkable connection (see
+// CorkListener) the answer leaves in one write once the handler returns,
+// before the log line and metrics.
 func (s *server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -34,7 +36,8 @@ func (s *server) middleware(next http.Handler) http.Handler {
 		ctx := context.WithValue(federation.WithRequestID(r.Context(), id), requestMetaKey{}, meta)
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
-		sw := &statusWriter{ResponseWriter: w}
+		cw, corked := corkAnswer(w, r)
+		sw := &statusWriter{ResponseWriter: cw}
 
 		defer func() {
 			if v := recover(); v != nil {
@@ -49,6 +52,7 @@ func (s *server) middleware(next http.Handler) http.Handler {
 					s.writeError(sw, r, errors.New("httpapi: handler panic"))
 				}
 			}
+			corked.finish()
 			elapsed := time.Since(start)
 			s.accessLog(r, sw.code(), elapsed, id)
 			s.metrics.observe(answered{

@@ -1,0 +1,234 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// tcpPair returns the two ends of a loopback TCP connection.
+func tcpPair(t *testing.T) (near, far *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dialed, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dialed.Close(); _ = accepted.Close() })
+	return accepted.(*net.TCPConn), dialed.(*net.TCPConn)
+}
+
+// readAll reads far to its end in the background.
+func readAll(far net.Conn) <-chan []byte {
+	got := make(chan []byte, 1)
+	_ = far.SetReadDeadline(time.Now().Add(10 * time.Second))
+	go func() {
+		b, _ := io.ReadAll(far)
+		got <- b
+	}()
+	return got
+}
+
+func TestCorkConnHoldsBack(t *testing.T) {
+	k := 1 << 10
+	tests := []struct {
+		name   string
+		writes []int // sizes written while corked
+		held   []int // the writes made before uncorking
+		after  []int // the writes made by uncorking
+	}{
+		{"small writes", []int{1, 2, 3}, nil, []int{6}},
+		{"up to the bound", []int{32 * k, 32 * k}, nil, []int{64 * k}},
+		{"over the bound", []int{30 * k, 30 * k, 30 * k}, []int{60 * k}, []int{30 * k}},
+		{"one write over the bound", []int{10 * k, 100 * k}, []int{10 * k, 100 * k}, nil},
+		{"nothing", nil, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			near, far := tcpPair(t)
+			counted := &countingConn{Conn: near}
+			c := &corkConn{Conn: counted}
+			got := readAll(far)
+
+			var want []byte
+			c.cork()
+			for i, n := range tc.writes {
+				b := corkBody(n, i)
+				want = append(want, b...)
+				if m, err := c.Write(b); m != n || err != nil {
+					t.Fatalf("Write = %d, %v", m, err)
+				}
+			}
+			wantSizes(t, "corked", counted.writes(), tc.held)
+			if err := c.uncork(); err != nil {
+				t.Fatal(err)
+			}
+			wantSizes(t, "uncorked", counted.writes()[len(tc.held):], tc.after)
+
+			// Uncorked, a write goes straight through.
+			before := len(counted.writes())
+			want = append(want, "end"...)
+			if _, err := c.Write([]byte("end")); err != nil {
+				t.Fatal(err)
+			}
+			wantSizes(t, "after", counted.writes()[before:], []int{3})
+			_ = c.Close()
+			if b := <-got; !bytes.Equal(b, want) {
+				t.Errorf("%d bytes arrived, want the %d written", len(b), len(want))
+			}
+		})
+	}
+}
+
+// wantSizes checks the sizes of writes.
+func wantSizes(t *testing.T, when string, got, want []int) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s: writes of %v bytes, want %v", when, got, want)
+	}
+}
+
+func TestCorkConnClose(t *testing.T) {
+	t.Run("Close sends what is held", func(t *testing.T) {
+		near, far := tcpPair(t)
+		c := &corkConn{Conn: near}
+		got := readAll(far)
+		c.cork()
+		_, _ = c.Write([]byte("held"))
+		if err := c.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if b := <-got; string(b) != "held" {
+			t.Errorf("got %q", b)
+		}
+	})
+
+	t.Run("CloseWrite sends what is held and reads go on", func(t *testing.T) {
+		near, far := tcpPair(t)
+		c := &corkConn{Conn: near}
+		got := readAll(far)
+		c.cork()
+		_, _ = c.Write([]byte("held"))
+		if err := c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		if b := <-got; string(b) != "held" {
+			t.Errorf("got %q", b)
+		}
+		if _, err := far.Write([]byte("more")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, 4)
+		if _, err := io.ReadFull(c, b); err != nil || string(b) != "more" {
+			t.Errorf("read %q, %v", b, err)
+		}
+	})
+
+	t.Run("a failed write fails the later ones", func(t *testing.T) {
+		near, _ := tcpPair(t)
+		c := &corkConn{Conn: near}
+		_ = near.Close()
+		c.cork()
+		if n, err := c.Write([]byte("held")); n != 4 || err != nil {
+			t.Fatalf("corked Write = %d, %v", n, err)
+		}
+		err := c.uncork()
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("uncork: %v", err)
+		}
+		if _, err2 := c.Write([]byte("x")); err2 != err {
+			t.Errorf("Write after failure: %v, want %v", err2, err)
+		}
+		if err2 := c.CloseWrite(); err2 != err {
+			t.Errorf("CloseWrite after failure: %v, want %v", err2, err)
+		}
+	})
+}
+
+// TestCorkCloseBreaksBlockedWrite checks that closing breaks off a write
+// blocked on a client that does not read, as tls.Conn.Close does when a
+// Write is in flight, rather than wait for it: for the write deadline, or
+// forever without one (HTTP/2 connections, which go through the
+// CorkListener too, have none). http.Server.Close must not hang.
+func TestCorkCloseBreaksBlockedWrite(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup corkSetup
+	}{
+		{"corked", corkSetup{cork: true, connContext: true}},
+		{"not corked", corkSetup{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			chunk := corkBody(32<<10, 0)
+			s := startCorkServer(t, corkMiddleware(func(w http.ResponseWriter, _ *http.Request) {
+				for {
+					if _, err := w.Write(chunk); err != nil {
+						return
+					}
+				}
+			}), tc.setup)
+			conn := s.dial(t) // closed first at cleanup: it unblocks the write
+			if _, err := io.WriteString(conn, "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			waitBlocked(t, s.ln)
+
+			closed := make(chan struct{})
+			go func() {
+				_ = s.srv.Close()
+				close(closed)
+			}()
+			t.Cleanup(func() {
+				_ = conn.Close()
+				select {
+				case <-closed:
+				case <-time.After(10 * time.Second):
+				}
+			})
+			select {
+			case <-closed:
+			case <-time.After(3 * time.Second):
+				t.Error("the server's Close is stuck behind a write to a client that does not read")
+			}
+		})
+	}
+}
+
+// waitBlocked waits until the one connection of ln stops writing: its
+// write is blocked on the client.
+func waitBlocked(t *testing.T, ln *countingListener) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	last, still := -1, 0
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		conns := ln.conns()
+		if len(conns) != 1 {
+			continue
+		}
+		n := conns[0].written()
+		if n == last && n > 1<<20 {
+			if still++; still == 6 {
+				return
+			}
+			continue
+		}
+		last, still = n, 0
+	}
+	t.Fatal("the server's writes never blocked")
+}
