@@ -26,7 +26,10 @@ import (
 //	  go test -run '^$' -bench '^BenchmarkProfile' -benchtime 1x ./bench/
 //
 // Each writes <BENCH_PROFILE_DIR>/<workload>.prof, covering the load only
-// (not the set-up through the admin API); go tool pprof reads it.
+// (not the set-up through the admin API); go tool pprof reads it. The
+// gateway keeps its data in SQLite, or in the PostgreSQL database at
+// BENCH_PROFILE_POSTGRES_URL when that is set: an empty database of its
+// own, since the benchmark enrolls its peers into it.
 
 // profileEnv is what the profiling benchmarks need from the environment.
 type profileEnv struct {
@@ -76,6 +79,7 @@ func startInProcess(b *testing.B) *inProcess {
 	done := make(chan error, 1)
 	cfg := gateway.Config{
 		DataDir:             filepath.Join(dir, "data"),
+		DatabaseURL:         os.Getenv("BENCH_PROFILE_POSTGRES_URL"),
 		AdminAddr:           "127.0.0.1:0",
 		FederationAddr:      "127.0.0.1:0",
 		Logger:              slog.New(slog.NewTextHandler(logFile, nil)),

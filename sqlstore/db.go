@@ -40,6 +40,9 @@ type DB struct {
 	// writes groups concurrent write transactions, where the dialect
 	// does.
 	writes group[*writeJob]
+	// versionReads groups concurrent reads of the cache versions, where
+	// the dialect shares them.
+	versionReads group[*versionsRead]
 }
 
 var _ mosaic.Store = (*DB)(nil)

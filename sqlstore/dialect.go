@@ -84,6 +84,10 @@ type dialect struct {
 	// prepare says the store prepares its hot statements once (see
 	// preparedStatements). pgx caches prepared statements by itself.
 	prepare bool
+	// shareVersionReads says that concurrent readers of the cache versions
+	// share one query (see DB.versions): worth it where a query is a round
+	// trip to a server, not where it is a call into the process.
+	shareVersionReads bool
 
 	// rebound remembers rebind's results; reboundCount counts them.
 	rebound      sync.Map
@@ -123,6 +127,8 @@ var postgresDialect = &dialect{
 	// must read the newest row after it took the chain lock, not in a
 	// snapshot taken before.
 	txOptions: &sql.TxOptions{Isolation: sql.LevelReadCommitted},
+
+	shareVersionReads: true,
 }
 
 // auditChainLockID is the key of the PostgreSQL advisory lock that

@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/mosaicgw/mosaic"
 )
@@ -33,8 +35,69 @@ func (db *DB) dataVersion(ctx context.Context) (versionStamp, error) {
 // them before either.
 func (db *DB) versions(ctx context.Context) (versions, error) {
 	return mosaic.ScopedOnce(ctx, versionsKey{db}, func() (versions, error) {
+		if db.d.shareVersionReads {
+			return db.sharedVersions(ctx, sharedVersionsWait, db.readVersions)
+		}
 		return db.readVersions(ctx)
 	})
+}
+
+// versionsRead is one caller's wait for the versions, and what it got.
+type versionsRead struct {
+	v    versions
+	err  error
+	done bool
+}
+
+func (r *versionsRead) fail(err error) {
+	if !r.done {
+		r.err, r.done = err, true
+	}
+}
+
+// maxVersionsShared bounds the callers one query of the versions answers.
+const maxVersionsShared = 256
+
+// sharedVersionsWait bounds a shared query of the versions. It answers
+// several callers, so no one caller's context can end it: a server that
+// takes this long to answer it is as good as unavailable.
+const sharedVersionsWait = 10 * time.Second
+
+// sharedVersions reads both versions with one query for every caller that
+// asked while the previous query ran. A caller never takes the answer of
+// a query sent before it asked, which could predate a change committed
+// before it asked: it waits for the next query instead, which it may run
+// itself. So each caller sees at least what it would have seen alone,
+// and a burst of requests costs the server one query per round trip,
+// not one each.
+//
+// read reads the versions; a query that runs past wait fails as the
+// database being unavailable.
+func (db *DB) sharedVersions(ctx context.Context, wait time.Duration,
+	read func(context.Context) (versions, error)) (versions, error) {
+	me := &versionsRead{}
+	err := db.versionReads.do(ctx, time.Time{}, me, maxVersionsShared,
+		func(batch []*versionsRead) {
+			// The query answers every caller of the batch: the one
+			// running it giving up must not fail the others.
+			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
+			defer cancel()
+			v, err := read(qctx)
+			if err != nil && qctx.Err() != nil {
+				err = errUnavailableDB(fmt.Errorf("sqlstore: read versions: no answer in %v", wait))
+			}
+			for _, r := range batch {
+				if err != nil {
+					r.fail(err)
+					continue
+				}
+				r.v, r.done = v, true
+			}
+		})
+	if err != nil {
+		return versions{}, db.fail("read versions", err, nil)
+	}
+	return me.v, me.err
 }
 
 // readVersions reads both versions in one statement.
