@@ -22,13 +22,21 @@ const maxCorked = 64 << 10
 // handler returns (see corkAnswer), so nothing waits in it while the
 // server waits for the client. Close and CloseWrite send what it holds
 // first; reads go straight through.
+//
+// What it held is written without its lock, so that a write arriving
+// meanwhile, such as the alert TLS sends as it closes, queues behind it
+// rather than wait for a client that may never read; Close then closes at
+// once, which ends that write.
 type corkConn struct {
 	net.Conn
 
-	mu     sync.Mutex
-	corked bool
-	buf    []byte
-	err    error // the error of a failed write, returned by every later one
+	mu      sync.Mutex
+	written sync.Cond // signalled when a write of held bytes ends
+	corked  bool
+	writing bool   // held bytes are being written, without the lock
+	buf     []byte // held bytes
+	spare   []byte // the buffer of the last write of held bytes, for reuse
+	err     error  // the error of a failed write, returned by every later one
 }
 
 // CorkListener returns ln with its connections able to hold back their
@@ -42,15 +50,30 @@ func (l *corkListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &corkConn{Conn: c}, nil
+	return newCorkConn(c), nil
+}
+
+func newCorkConn(c net.Conn) *corkConn {
+	cc := &corkConn{Conn: c}
+	cc.written.L = &cc.mu
+	return cc
 }
 
 // Write holds b back while the connection is corked, else writes it.
+// While held bytes are being written, b is held behind them, or, when it
+// does not fit, waits for them.
 func (c *corkConn) Write(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for c.err == nil && c.writing && len(c.buf)+len(b) > maxCorked {
+		c.written.Wait()
+	}
 	if c.err != nil {
 		return 0, c.err
+	}
+	if c.writing {
+		c.buf = append(c.buf, b...)
+		return len(b), nil
 	}
 	if !c.corked {
 		return c.write(b)
@@ -76,18 +99,31 @@ func (c *corkConn) write(b []byte) (int, error) {
 	return n, err
 }
 
-// flushLocked writes what the connection holds back.
+// flushLocked writes what the connection holds back, and what is held
+// behind it meanwhile. It lets go of the lock while it writes; a caller
+// that finds another write of held bytes under way waits for it.
 func (c *corkConn) flushLocked() error {
-	if len(c.buf) == 0 || c.err != nil {
-		c.buf = c.buf[:0]
-		return c.err
+	for c.writing && c.err == nil {
+		c.written.Wait()
 	}
-	_, err := c.write(c.buf)
+	for len(c.buf) > 0 && c.err == nil {
+		out := c.buf
+		c.buf, c.spare = c.spare[:0], nil
+		c.writing = true
+		c.mu.Unlock()
+		_, err := c.Conn.Write(out)
+		c.mu.Lock()
+		c.writing = false
+		if err != nil {
+			c.err = err
+		}
+		if cap(out) <= maxCorked {
+			c.spare = out[:0]
+		}
+		c.written.Broadcast()
+	}
 	c.buf = c.buf[:0]
-	if cap(c.buf) > maxCorked {
-		c.buf = nil
-	}
-	return err
+	return c.err
 }
 
 // flush writes what is held back, still corked.
@@ -112,13 +148,16 @@ func (c *corkConn) uncork() error {
 	return c.flushLocked()
 }
 
-// Close sends what is held back, then closes the connection. A write
-// blocked on a client that does not read holds the lock: Close then closes
-// at once, which ends that write, rather than wait for it.
+// Close sends what is held back, then closes the connection. While a
+// write is under way, which may be blocked on a client that does not
+// read, Close closes at once, which ends that write, rather than wait for
+// it.
 func (c *corkConn) Close() error {
 	if c.mu.TryLock() {
-		c.corked = false
-		_ = c.flushLocked()
+		if !c.writing {
+			c.corked = false
+			_ = c.flushLocked()
+		}
 		c.mu.Unlock()
 	}
 	return c.Conn.Close()

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -60,7 +62,7 @@ func TestCorkConnHoldsBack(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			near, far := tcpPair(t)
 			counted := &countingConn{Conn: near}
-			c := &corkConn{Conn: counted}
+			c := newCorkConn(counted)
 			got := readAll(far)
 
 			var want []byte
@@ -104,7 +106,7 @@ func wantSizes(t *testing.T, when string, got, want []int) {
 func TestCorkConnClose(t *testing.T) {
 	t.Run("Close sends what is held", func(t *testing.T) {
 		near, far := tcpPair(t)
-		c := &corkConn{Conn: near}
+		c := newCorkConn(near)
 		got := readAll(far)
 		c.cork()
 		_, _ = c.Write([]byte("held"))
@@ -118,7 +120,7 @@ func TestCorkConnClose(t *testing.T) {
 
 	t.Run("CloseWrite sends what is held and reads go on", func(t *testing.T) {
 		near, far := tcpPair(t)
-		c := &corkConn{Conn: near}
+		c := newCorkConn(near)
 		got := readAll(far)
 		c.cork()
 		_, _ = c.Write([]byte("held"))
@@ -140,7 +142,7 @@ func TestCorkConnClose(t *testing.T) {
 
 	t.Run("a failed write fails the later ones", func(t *testing.T) {
 		near, _ := tcpPair(t)
-		c := &corkConn{Conn: near}
+		c := newCorkConn(near)
 		_ = near.Close()
 		c.cork()
 		if n, err := c.Write([]byte("held")); n != 4 || err != nil {
@@ -159,33 +161,138 @@ func TestCorkConnClose(t *testing.T) {
 	})
 }
 
+// TestCorkConnWriteDuringFlush checks that a write made while held bytes
+// are being written neither waits for them nor overtakes them, and that
+// a Close meanwhile ends that write at once.
+func TestCorkConnWriteDuringFlush(t *testing.T) {
+	near, far := tcpPair(t)
+	_ = far.SetReadBuffer(4 << 10)
+	junk := fillPipe(t, near)
+	c := newCorkConn(near)
+	held := corkBody(maxCorked, 3)
+	c.cork()
+	_, _ = c.Write(held)
+	uncorked := make(chan error, 1)
+	go func() { uncorked <- c.uncork() }()
+	waitWriting(t, c)
+
+	tail := make(chan error, 1)
+	go func() {
+		_, err := c.Write([]byte("tail"))
+		tail <- err
+	}()
+	select {
+	case err := <-tail:
+		if err != nil {
+			t.Fatalf("Write during the write of held bytes: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("a Write waits for held bytes that a peer that does not read blocks")
+	}
+	got := readAll(far)
+	if err := <-uncorked; err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Close()
+	if b := <-got; !bytes.Equal(b, append(append(junk, held...), "tail"...)) {
+		t.Errorf("far read %d bytes, not the held ones then the tail", len(b))
+	}
+
+	near, _ = tcpPair(t)
+	fillPipe(t, near)
+	c = newCorkConn(near)
+	c.cork()
+	_, _ = c.Write(held)
+	go func() { uncorked <- c.uncork() }()
+	waitWriting(t, c)
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close waits for a write blocked on a peer that does not read")
+	}
+	if err := <-uncorked; err == nil {
+		t.Error("the write Close broke off reported no error")
+	}
+}
+
+// fillPipe writes to c until its peer, which does not read, takes no more,
+// and returns what it wrote. The socket's buffer is set small, which stops
+// the kernel growing it.
+func fillPipe(t *testing.T, c *net.TCPConn) []byte {
+	t.Helper()
+	_ = c.SetWriteBuffer(4 << 10)
+	junk := corkBody(4<<20, 9)
+	_ = c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+	n, err := c.Write(junk)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("wrote all %d bytes to a peer that does not read: %v", n, err)
+	}
+	_ = c.SetWriteDeadline(time.Time{})
+	return junk[:n]
+}
+
+// waitWriting waits until c writes held bytes, blocked on its peer.
+func waitWriting(t *testing.T, c *corkConn) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		c.mu.Lock()
+		writing := c.writing
+		c.mu.Unlock()
+		if writing {
+			time.Sleep(50 * time.Millisecond) // and stays blocked
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("held bytes were never written")
+}
+
 // TestCorkCloseBreaksBlockedWrite checks that closing breaks off a write
 // blocked on a client that does not read, as tls.Conn.Close does when a
 // Write is in flight, rather than wait for it: for the write deadline, or
 // forever without one (HTTP/2 connections, which go through the
-// CorkListener too, have none). http.Server.Close must not hang.
+// CorkListener too, have none). http.Server.Close must not hang. The
+// write may be blocked inside the handler, or as the answer it held back
+// leaves after the handler returned: TLS then knows of no write under way
+// and sends its closing alert, which must not wait for that write.
 func TestCorkCloseBreaksBlockedWrite(t *testing.T) {
+	endless := func(w http.ResponseWriter, _ *http.Request) {
+		chunk := corkBody(32<<10, 0)
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}
+	held := func(w http.ResponseWriter, _ *http.Request) {
+		body := corkBody(60<<10, 0)
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}
 	tests := []struct {
-		name  string
-		setup corkSetup
+		name    string
+		setup   corkSetup
+		handler http.HandlerFunc
+		asks    int // requests the client sends, without reading answers
 	}{
-		{"corked", corkSetup{cork: true, connContext: true}},
-		{"not corked", corkSetup{}},
+		{"corked, inside the handler", corkSetup{cork: true, connContext: true}, endless, 1},
+		{"not corked, inside the handler", corkSetup{}, endless, 1},
+		{"corked, after the handler", corkSetup{cork: true, connContext: true}, held, 2000},
+		{"not corked, pipelined", corkSetup{}, held, 2000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			chunk := corkBody(32<<10, 0)
-			s := startCorkServer(t, corkMiddleware(func(w http.ResponseWriter, _ *http.Request) {
-				for {
-					if _, err := w.Write(chunk); err != nil {
+			s := startCorkServer(t, corkMiddleware(tc.handler), tc.setup)
+			conn := s.dial(t) // closed first at cleanup: it unblocks the writes
+			go func() {
+				for i := range tc.asks {
+					if _, err := fmt.Fprintf(conn, "GET /%d HTTP/1.1\r\nHost: x\r\n\r\n", i); err != nil {
 						return
 					}
 				}
-			}), tc.setup)
-			conn := s.dial(t) // closed first at cleanup: it unblocks the write
-			if _, err := io.WriteString(conn, "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-				t.Fatal(err)
-			}
+			}()
 			waitBlocked(t, s.ln)
 
 			closed := make(chan struct{})
