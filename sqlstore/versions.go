@@ -71,33 +71,47 @@ const sharedVersionsWait = 10 * time.Second
 // and a burst of requests costs the server one query per round trip,
 // not one each.
 //
-// read reads the versions; a query that runs past wait fails as the
-// database being unavailable.
+// A caller whose ctx ends returns at once, whether its query was sent or
+// not; the query goes on for the others. read reads the versions; a query
+// that runs past wait fails as the database being unavailable.
 func (db *DB) sharedVersions(ctx context.Context, wait time.Duration,
 	read func(context.Context) (versions, error)) (versions, error) {
 	me := &versionsRead{}
-	err := db.versionReads.do(ctx, time.Time{}, me, maxVersionsShared,
-		func(batch []*versionsRead) {
-			// The query answers every caller of the batch: the one
-			// running it giving up must not fail the others.
-			qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
-			defer cancel()
-			v, err := read(qctx)
-			if err != nil && qctx.Err() != nil {
-				err = errUnavailableDB(fmt.Errorf("sqlstore: read versions: no answer in %v", wait))
-			}
-			for _, r := range batch {
-				if err != nil {
-					r.fail(err)
-					continue
-				}
-				r.v, r.done = v, true
-			}
-		})
+	answered := make(chan error, 1)
+	go func() {
+		answered <- db.versionReads.do(ctx, time.Time{}, me, maxVersionsShared,
+			func(batch []*versionsRead) { readShared(ctx, wait, read, batch) })
+	}()
+	var err error
+	select {
+	case err = <-answered:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
 	if err != nil {
 		return versions{}, db.fail("read versions", err, nil)
 	}
 	return me.v, me.err
+}
+
+// readShared runs one query of the versions for batch.
+func readShared(ctx context.Context, wait time.Duration,
+	read func(context.Context) (versions, error), batch []*versionsRead) {
+	// The query answers every caller of the batch: the one running it
+	// giving up must not fail the others.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
+	defer cancel()
+	v, err := read(qctx)
+	if err != nil && qctx.Err() != nil {
+		err = errUnavailableDB(fmt.Errorf("sqlstore: read versions: no answer in %v", wait))
+	}
+	for _, r := range batch {
+		if err != nil {
+			r.fail(err)
+			continue
+		}
+		r.v, r.done = v, true
+	}
 }
 
 // readVersions reads both versions in one statement.

@@ -122,7 +122,7 @@ func waitQueued(t *testing.T, db *DB, n int) {
 
 // TestSharedVersionsOutlivesItsRunner checks that the caller running a
 // shared query giving up fails neither the query nor the callers it
-// answers, and that it gets its own context's error.
+// answers, and that it returns at once with its own context's error.
 func TestSharedVersionsOutlivesItsRunner(t *testing.T) {
 	db := DB{d: postgresDialect}
 	reads := newBlockingReads()
@@ -144,10 +144,15 @@ func TestSharedVersionsOutlivesItsRunner(t *testing.T) {
 	}()
 	waitQueued(t, &db, 1)
 	cancel()
-	reads.release <- nil // query 1 sees a live context and answers
-	if err := <-leader; err != nil {
-		t.Errorf("the runner, cancelled mid-query, got %v; its query had answered", err)
+	select {
+	case err := <-leader:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the runner, cancelled mid-query, got %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the runner, cancelled mid-query, waits for its query")
 	}
+	reads.release <- nil // query 1 sees a live context and answers
 	<-reads.started
 	reads.release <- nil
 	if v := <-other; v.access.n != 2 {
@@ -172,6 +177,47 @@ func TestSharedVersionsOutlivesItsRunner(t *testing.T) {
 	}
 	reads.release <- nil
 	waitQueued(t, &db, 0)
+}
+
+// TestSharedVersionsCallerLeavesItsQuery checks that a caller whose query
+// was sent, by another caller, returns at once when its context ends.
+func TestSharedVersionsCallerLeavesItsQuery(t *testing.T) {
+	db := DB{d: postgresDialect}
+	reads := newBlockingReads()
+	bg := context.Background()
+	answers := make(chan error, 2)
+	ask := func(ctx context.Context) {
+		_, err := db.sharedVersions(ctx, time.Minute, reads.read)
+		answers <- err
+	}
+	go ask(bg)
+	<-reads.started // query 1
+	go ask(bg)
+	waitQueued(t, &db, 1) // runs query 2
+	ctx, cancel := context.WithCancel(bg)
+	left := make(chan error, 1)
+	go func() {
+		_, err := db.sharedVersions(ctx, time.Minute, reads.read)
+		left <- err
+	}()
+	waitQueued(t, &db, 2) // answered by query 2
+	reads.release <- nil
+	<-reads.started // query 2, sent
+	cancel()
+	select {
+	case err := <-left:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("got %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a caller whose context ended waits for its query")
+	}
+	reads.release <- nil
+	for range 2 {
+		if err := <-answers; err != nil {
+			t.Error(err)
+		}
+	}
 }
 
 // TestSharedVersionsErrors checks that a failed query fails every caller
