@@ -127,7 +127,8 @@ func TestWriteMarkdown(t *testing.T) {
 		// enrollment: 100 of 1000 is 10%, 5× short of half.
 		"| enrollment ≥ 50% of the crypto ceiling (SQLite) | 10.0% (100/s of 1000/s) | " +
 			"×5.0 needed | **not met** |",
-		"| enrollment ≥ 50% of the crypto ceiling (PostgreSQL) | 60.0%",
+		"| enrollment ≥ 50% of the crypto ceiling (PostgreSQL) | 60.0% (600/s of 1000/s) | " +
+			"20% above | **met** |",
 		// reads at 32 clients: 500 of 2000, p99 4 ms.
 		"| reads ≥ 50% of nginx at 32 clients (SQLite) | 25.0%",
 		"| read p99 < 10 ms at 32 clients (SQLite) | 4.00 ms | -6.0 ms | **met** |",
@@ -191,6 +192,24 @@ func TestIntactText(t *testing.T) {
 	for _, tt := range tests {
 		if got := intactText(tt.runs); got != tt.want {
 			t.Errorf("intactText(%v) = %q, want %q", tt.runs, got, tt.want)
+		}
+	}
+}
+
+func TestShareGap(t *testing.T) {
+	tests := []struct {
+		share float64
+		want  string
+	}{
+		{0.1, "×5.0 needed"},
+		{0.489, "×1.02 needed"},
+		{0.5, "0% above"},
+		{0.611, "22% above"},
+		{0, "nothing measured"},
+	}
+	for _, tc := range tests {
+		if got := shareGap(tc.share, 0.5); got != tc.want {
+			t.Errorf("shareGap(%v, 0.5) = %q, want %q", tc.share, got, tc.want)
 		}
 	}
 }
