@@ -20,23 +20,23 @@ const maxCorked = 64 << 10
 //
 // It is corked only from the moment a handler starts answering until the
 // handler returns (see corkAnswer), so nothing waits in it while the
-// server waits for the client. Close and CloseWrite send what it holds
-// first; reads go straight through.
+// server waits for the client. CloseWrite sends what it holds first;
+// reads go straight through.
 //
 // What it held is written without its lock, so that a write arriving
 // meanwhile, such as the alert TLS sends as it closes, queues behind it
-// rather than wait for a client that may never read; Close then closes at
-// once, which ends that write.
+// rather than wait for a client that may never read. Close never writes:
+// it closes at once, which ends any write under way.
 type corkConn struct {
 	net.Conn
 
-	mu      sync.Mutex
-	written sync.Cond // signalled when a write of held bytes ends
-	corked  bool
-	writing bool   // held bytes are being written, without the lock
-	buf     []byte // held bytes
-	spare   []byte // the buffer of the last write of held bytes, for reuse
-	err     error  // the error of a failed write, returned by every later one
+	mu     sync.Mutex
+	corked bool
+	buf    []byte // held bytes
+	// writing, while held bytes are written without the lock, is closed
+	// when that write ends; nil when none is under way.
+	writing chan struct{}
+	err     error // the error of a failed write, returned by every later one
 }
 
 // CorkListener returns ln with its connections able to hold back their
@@ -50,13 +50,7 @@ func (l *corkListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newCorkConn(c), nil
-}
-
-func newCorkConn(c net.Conn) *corkConn {
-	cc := &corkConn{Conn: c}
-	cc.written.L = &cc.mu
-	return cc
+	return &corkConn{Conn: c}, nil
 }
 
 // Write holds b back while the connection is corked, else writes it.
@@ -65,13 +59,13 @@ func newCorkConn(c net.Conn) *corkConn {
 func (c *corkConn) Write(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.err == nil && c.writing && len(c.buf)+len(b) > maxCorked {
-		c.written.Wait()
+	for c.err == nil && c.writing != nil && len(c.buf)+len(b) > maxCorked {
+		c.waitWrite()
 	}
 	if c.err != nil {
 		return 0, c.err
 	}
-	if c.writing {
+	if c.writing != nil {
 		c.buf = append(c.buf, b...)
 		return len(b), nil
 	}
@@ -99,28 +93,38 @@ func (c *corkConn) write(b []byte) (int, error) {
 	return n, err
 }
 
+// waitWrite waits, without the lock, for the write of held bytes under
+// way to end.
+func (c *corkConn) waitWrite() {
+	ended := c.writing
+	c.mu.Unlock()
+	<-ended
+	c.mu.Lock()
+}
+
 // flushLocked writes what the connection holds back, and what is held
 // behind it meanwhile. It lets go of the lock while it writes; a caller
 // that finds another write of held bytes under way waits for it.
 func (c *corkConn) flushLocked() error {
-	for c.writing && c.err == nil {
-		c.written.Wait()
+	for c.writing != nil && c.err == nil {
+		c.waitWrite()
 	}
 	for len(c.buf) > 0 && c.err == nil {
-		out := c.buf
-		c.buf, c.spare = c.spare[:0], nil
-		c.writing = true
+		out, ended := c.buf, make(chan struct{})
+		c.buf, c.writing = nil, ended
 		c.mu.Unlock()
 		_, err := c.Conn.Write(out)
 		c.mu.Lock()
-		c.writing = false
+		c.writing = nil
+		close(ended)
 		if err != nil {
 			c.err = err
 		}
-		if cap(out) <= maxCorked {
-			c.spare = out[:0]
+		// One buffer kept for the next answer, unless it grew past the
+		// bound (a write larger than it) or bytes were held meanwhile.
+		if len(c.buf) == 0 && cap(out) <= maxCorked {
+			c.buf = out[:0]
 		}
-		c.written.Broadcast()
 	}
 	c.buf = c.buf[:0]
 	return c.err
@@ -148,20 +152,10 @@ func (c *corkConn) uncork() error {
 	return c.flushLocked()
 }
 
-// Close sends what is held back, then closes the connection. While a
-// write is under way, which may be blocked on a client that does not
-// read, Close closes at once, which ends that write, rather than wait for
-// it.
-func (c *corkConn) Close() error {
-	if c.mu.TryLock() {
-		if !c.writing {
-			c.corked = false
-			_ = c.flushLocked()
-		}
-		c.mu.Unlock()
-	}
-	return c.Conn.Close()
-}
+// Close closes the connection. What it still holds is part of an answer
+// that closing abandons (an answer that ended was sent as it ended):
+// writing it to a client that may not read would only hold Close up.
+func (c *corkConn) Close() error { return c.Conn.Close() }
 
 // CloseWrite sends what is held back, then shuts the writing side, when
 // the connection can.

@@ -474,7 +474,7 @@ func TestCorkHTTP2(t *testing.T) {
 	// corkAnswer itself looks at the protocol.
 	r := httptest.NewRequest("GET", "/", nil)
 	r.ProtoMajor, r.ProtoMinor = 2, 0
-	r = r.WithContext(context.WithValue(r.Context(), corkKey{}, newCorkConn(nil)))
+	r = r.WithContext(context.WithValue(r.Context(), corkKey{}, &corkConn{Conn: nil}))
 	rec := httptest.NewRecorder()
 	if w, a := corkAnswer(rec, r); w != http.ResponseWriter(rec) || a != nil {
 		t.Errorf("corkAnswer of an HTTP/2 request = %T, %v", w, a)

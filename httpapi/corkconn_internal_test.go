@@ -62,7 +62,7 @@ func TestCorkConnHoldsBack(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			near, far := tcpPair(t)
 			counted := &countingConn{Conn: near}
-			c := newCorkConn(counted)
+			c := &corkConn{Conn: counted}
 			got := readAll(far)
 
 			var want []byte
@@ -104,23 +104,40 @@ func wantSizes(t *testing.T, when string, got, want []int) {
 }
 
 func TestCorkConnClose(t *testing.T) {
-	t.Run("Close sends what is held", func(t *testing.T) {
+	t.Run("Close drops what is held, an answer it abandons", func(t *testing.T) {
 		near, far := tcpPair(t)
-		c := newCorkConn(near)
+		c := &corkConn{Conn: near}
 		got := readAll(far)
 		c.cork()
 		_, _ = c.Write([]byte("held"))
 		if err := c.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if b := <-got; string(b) != "held" {
+		if b := <-got; len(b) != 0 {
 			t.Errorf("got %q", b)
+		}
+	})
+
+	t.Run("Close does not wait on a peer that does not read", func(t *testing.T) {
+		// As when tls.Conn.Close finds a TLS write under way: it then
+		// closes the connection at once, with no deadline set.
+		near, _ := tcpPair(t)
+		fillPipe(t, near)
+		c := &corkConn{Conn: near}
+		c.cork()
+		_, _ = c.Write(corkBody(48<<10, 4))
+		closed := make(chan error, 1)
+		go func() { closed <- c.Close() }()
+		select {
+		case <-closed:
+		case <-time.After(3 * time.Second):
+			t.Fatal("Close writes what is held to a peer that does not read")
 		}
 	})
 
 	t.Run("CloseWrite sends what is held and reads go on", func(t *testing.T) {
 		near, far := tcpPair(t)
-		c := newCorkConn(near)
+		c := &corkConn{Conn: near}
 		got := readAll(far)
 		c.cork()
 		_, _ = c.Write([]byte("held"))
@@ -142,7 +159,7 @@ func TestCorkConnClose(t *testing.T) {
 
 	t.Run("a failed write fails the later ones", func(t *testing.T) {
 		near, _ := tcpPair(t)
-		c := newCorkConn(near)
+		c := &corkConn{Conn: near}
 		_ = near.Close()
 		c.cork()
 		if n, err := c.Write([]byte("held")); n != 4 || err != nil {
@@ -168,7 +185,7 @@ func TestCorkConnWriteDuringFlush(t *testing.T) {
 	near, far := tcpPair(t)
 	_ = far.SetReadBuffer(4 << 10)
 	junk := fillPipe(t, near)
-	c := newCorkConn(near)
+	c := &corkConn{Conn: near}
 	held := corkBody(maxCorked, 3)
 	c.cork()
 	_, _ = c.Write(held)
@@ -200,7 +217,7 @@ func TestCorkConnWriteDuringFlush(t *testing.T) {
 
 	near, _ = tcpPair(t)
 	fillPipe(t, near)
-	c = newCorkConn(near)
+	c = &corkConn{Conn: near}
 	c.cork()
 	_, _ = c.Write(held)
 	go func() { uncorked <- c.uncork() }()
@@ -238,7 +255,7 @@ func waitWriting(t *testing.T, c *corkConn) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		c.mu.Lock()
-		writing := c.writing
+		writing := c.writing != nil
 		c.mu.Unlock()
 		if writing {
 			time.Sleep(50 * time.Millisecond) // and stays blocked
