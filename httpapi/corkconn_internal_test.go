@@ -126,13 +126,7 @@ func TestCorkConnClose(t *testing.T) {
 		c := &corkConn{Conn: near}
 		c.cork()
 		_, _ = c.Write(corkBody(48<<10, 4))
-		closed := make(chan error, 1)
-		go func() { closed <- c.Close() }()
-		select {
-		case <-closed:
-		case <-time.After(3 * time.Second):
-			t.Fatal("Close writes what is held to a peer that does not read")
-		}
+		returnsSoon(t, "Close writes what is held to a peer that does not read", c.Close)
 	})
 
 	t.Run("CloseWrite sends what is held and reads go on", func(t *testing.T) {
@@ -193,18 +187,13 @@ func TestCorkConnWriteDuringFlush(t *testing.T) {
 	go func() { uncorked <- c.uncork() }()
 	waitWriting(t, c)
 
-	tail := make(chan error, 1)
-	go func() {
-		_, err := c.Write([]byte("tail"))
-		tail <- err
-	}()
-	select {
-	case err := <-tail:
-		if err != nil {
-			t.Fatalf("Write during the write of held bytes: %v", err)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("a Write waits for held bytes that a peer that does not read blocks")
+	err := returnsSoon(t, "a Write waits for held bytes that a peer that does not read blocks",
+		func() error {
+			_, err := c.Write([]byte("tail"))
+			return err
+		})
+	if err != nil {
+		t.Fatalf("Write during the write of held bytes: %v", err)
 	}
 	got := readAll(far)
 	if err := <-uncorked; err != nil {
@@ -222,13 +211,7 @@ func TestCorkConnWriteDuringFlush(t *testing.T) {
 	_, _ = c.Write(held)
 	go func() { uncorked <- c.uncork() }()
 	waitWriting(t, c)
-	closed := make(chan error, 1)
-	go func() { closed <- c.Close() }()
-	select {
-	case <-closed:
-	case <-time.After(3 * time.Second):
-		t.Fatal("Close waits for a write blocked on a peer that does not read")
-	}
+	returnsSoon(t, "Close waits for a write blocked on a peer that does not read", c.Close)
 	if err := <-uncorked; err == nil {
 		t.Error("the write Close broke off reported no error")
 	}
@@ -248,6 +231,21 @@ func fillPipe(t *testing.T, c *net.TCPConn) []byte {
 	}
 	_ = c.SetWriteDeadline(time.Time{})
 	return junk[:n]
+}
+
+// returnsSoon runs f and returns its error, failing the test with stuck
+// when f has not returned within 3 s.
+func returnsSoon(t *testing.T, stuck string, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(3 * time.Second):
+		t.Fatal(stuck)
+		return nil
+	}
 }
 
 // waitWriting waits until c writes held bytes, blocked on its peer.

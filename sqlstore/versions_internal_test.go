@@ -144,14 +144,7 @@ func TestSharedVersionsOutlivesItsRunner(t *testing.T) {
 	}()
 	waitQueued(t, &db, 1)
 	cancel()
-	select {
-	case err := <-leader:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("the runner, cancelled mid-query, got %v, want context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the runner, cancelled mid-query, waits for its query")
-	}
+	wantCanceledSoon(t, leader, "the runner, cancelled mid-query,")
 	reads.release <- nil // query 1 sees a live context and answers
 	<-reads.started
 	reads.release <- nil
@@ -204,19 +197,26 @@ func TestSharedVersionsCallerLeavesItsQuery(t *testing.T) {
 	reads.release <- nil
 	<-reads.started // query 2, sent
 	cancel()
-	select {
-	case err := <-left:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("got %v, want context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a caller whose context ended waits for its query")
-	}
+	wantCanceledSoon(t, left, "a caller whose context ended")
 	reads.release <- nil
 	for range 2 {
 		if err := <-answers; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// wantCanceledSoon checks that who, whose context was cancelled, returns
+// at once with context.Canceled.
+func wantCanceledSoon(t *testing.T, got <-chan error, who string) {
+	t.Helper()
+	select {
+	case err := <-got:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s got %v, want context.Canceled", who, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s waits for its query", who)
 	}
 }
 
